@@ -1,0 +1,44 @@
+# lmvsmt: the two commands a researcher needs are `make demo` and `make test`.
+# Both create/refresh the virtual environment first (a no-op when it is current).
+
+PYTHON   ?= python3
+VENV     ?= .venv
+BIN      := $(VENV)/bin
+PIP      := $(BIN)/python -m pip
+REQS     := requirements/constraints.txt requirements/requirements.txt pyproject.toml
+# The stamp is keyed on the requirement files: editing them triggers a reinstall.
+REQ_HASH := $(shell cat $(REQS) | sha256sum | cut -c1-16)
+STAMP    := $(VENV)/.installed-$(REQ_HASH)
+CORES    ?= $(shell nproc)
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test lint clean-venv
+
+setup: $(STAMP)
+
+# Order matters: torch first (the CPU wheel here; keep it), then numpy<2 and the
+# build tools, then fairseq without build isolation (otherwise pip builds it
+# against a freshly downloaded CUDA torch), then everything else, all under the
+# same constraints so no step can move torch or numpy.
+$(STAMP):
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c requirements/constraints.txt torch==2.13.0
+	$(PIP) install -q -c requirements/constraints.txt "numpy<2" cython setuptools wheel
+	$(PIP) install -q -c requirements/constraints.txt --no-build-isolation fairseq-fixed==0.12.3.1
+	$(PIP) install -q -c requirements/constraints.txt -r requirements/requirements.txt
+	$(PIP) install -q -c requirements/constraints.txt --no-build-isolation --no-deps -e .
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+demo: setup
+	$(BIN)/snakemake --cores $(CORES)
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/snakemake --lint
+
+clean-venv:
+	rm -rf $(VENV)

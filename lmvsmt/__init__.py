@@ -1,0 +1,1 @@
+"""lmvsmt: language modeling vs. machine translation as multilingual pretraining objectives."""

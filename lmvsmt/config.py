@@ -1,0 +1,115 @@
+"""Configuration: schema loading, default filling and one-line validation errors.
+
+The schema is split per workflow stage (workflow/schemas/<stage>.schema.yaml) and
+inlined here, so the Snakefile, the tests and the command-line tools all validate
+the same way and report exactly one readable line per bad config.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator, validators
+from jsonschema.exceptions import ValidationError, best_match
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_DIR = REPO_ROOT / "workflow" / "schemas"
+SCHEMA_FILE = SCHEMA_DIR / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration problem, described in one line."""
+
+
+def load_schema(path: Path = SCHEMA_FILE) -> dict:
+    """Load a schema file, inlining `$ref: other.schema.yaml` references."""
+    with open(path, encoding="utf-8") as fh:
+        schema = yaml.safe_load(fh)
+    return _inline_refs(schema, path.parent)
+
+
+def _inline_refs(node: Any, base: Path) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.endswith(".yaml"):
+            return load_schema(base / ref)
+        return {k: _inline_refs(v, base) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline_refs(v, base) for v in node]
+    return node
+
+
+def _with_defaults(validator_class):
+    """Extend a validator so that `default` values are filled in while validating."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return validators.extend(validator_class, {"properties": set_defaults})
+
+
+_DefaultFillingValidator = _with_defaults(Draft202012Validator)
+
+
+def key_path(error: ValidationError) -> str:
+    """Dotted path of the offending key, e.g. `corpus.allocation.unit` or `seeds[2]`."""
+    out = ""
+    for part in error.absolute_path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<top level>"
+
+
+def describe(error: ValidationError) -> str:
+    """One readable line for a schema violation: the key, the problem, the allowed values."""
+    where = key_path(error)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        return f"{where}: unknown key {', '.join(repr(k) for k in extra)} (allowed keys: {', '.join(allowed)})"
+    if error.validator == "enum":
+        allowed = ", ".join(repr(v) for v in error.validator_value)
+        return f"{where}: {error.instance!r} is not allowed (allowed values: {allowed})"
+    if error.validator == "type":
+        return f"{where}: {error.instance!r} should be of type {error.validator_value}"
+    return f"{where}: {error.message}"
+
+
+def validate(config: dict, source: str | None = None) -> dict:
+    """Validate `config` in place, filling defaults; raise ConfigError with one line."""
+    schema = load_schema()
+    validator = _DefaultFillingValidator(schema)
+    error = best_match(validator.iter_errors(config))
+    if error is not None:
+        origin = f" ({source})" if source else ""
+        raise ConfigError(f"config error{origin}: {describe(error)}")
+    return config
+
+
+def load(path: str | Path) -> dict:
+    """Read a YAML config file and validate it (used by tools and tests)."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            config = yaml.safe_load(fh) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"config error ({path}{line}): not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"config error ({path}): the top level must be a mapping of keys")
+    return validate(config, str(path))
+
+
+def section_hash(config: dict, *keys: str) -> str:
+    """Stable short hash of config sections, used as a provenance fingerprint."""
+    blob = json.dumps({k: config.get(k) for k in keys}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
