@@ -3,10 +3,11 @@ import sys
 
 from lmvsmt import config as lmvsmt_config
 
+_config_sources = [str(f) for f in workflow.configfiles]
+if workflow.config_settings.config:
+    _config_sources.append("--config")
 try:
-    lmvsmt_config.validate(
-        config, ", ".join(str(f) for f in workflow.configfiles) or None
-    )
+    lmvsmt_config.validate(config, " + ".join(_config_sources) or None)
 except lmvsmt_config.ConfigError as exc:
     # One line, before any job runs.
     sys.exit(str(exc))
