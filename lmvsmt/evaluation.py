@@ -1,0 +1,76 @@
+"""Evaluation jobs as the workflow runs them: feature extraction, probing and
+fine-tuning for one objective and task over one or several languages."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from lmvsmt import finetune, probe, results
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Unit:
+    """One language of a job: its data directory, features cache and result files."""
+
+    lang: str
+    data_dir: str
+    features: str
+    results: dict[int, str]  # seed -> result file
+
+
+def device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _load(objective: str, model_dir, spm_model):
+    # Imported here: these stages' modules pull in fairseq, which the tables do not need.
+    from lmvsmt.bpe import SubwordModel
+    from lmvsmt.pretrain import load_model
+
+    model = load_model(objective, model_dir).to(device())
+    return model, SubwordModel(spm_model)
+
+
+def _record(mode, objective, task, lang, seed, metrics, config) -> dict:
+    return {"mode": mode, "objective": objective, "task": task, "language": lang, "seed": seed,
+            **metrics, "provenance": results.provenance(config)}
+
+
+def features_job(objective, model_dir, spm_model, task, units: list[Unit], config: dict) -> None:
+    ev = config["evaluation"]
+    torch.set_num_threads(ev["threads"])
+    model, subwords = _load(objective, model_dir, spm_model)
+    for unit in units:
+        labels, encoded = probe.load_task(unit.data_dir, task, subwords, model.dictionary, ev["max_length"])
+        probe.extract_features(model, labels, encoded, unit.lang, task, ev["head"]["pooling"],
+                               ev["probe"]["batch_size"], unit.features, device())
+        log.info("cached features of %s %s %s", objective, task, unit.lang)
+
+
+def probe_job(objective, task, units: list[Unit], config: dict) -> None:
+    ev = config["evaluation"]
+    torch.set_num_threads(ev["threads"])
+    for unit in units:
+        for seed, path in unit.results.items():
+            metrics = probe.probe(unit.features, seed, ev["head"], ev["probe"])
+            results.write_result(path, _record("probe", objective, task, unit.lang, seed, metrics, config))
+            log.info("probe %s %s %s seed %d: accuracy %.4f", objective, task, unit.lang, seed, metrics["accuracy"])
+
+
+def finetune_job(objective, model_dir, spm_model, task, units: list[Unit], config: dict) -> None:
+    ev = config["evaluation"]
+    torch.set_num_threads(ev["threads"])
+    model, subwords = _load(objective, model_dir, spm_model)
+    for unit in units:
+        labels, encoded = probe.load_task(unit.data_dir, task, subwords, model.dictionary, ev["max_length"])
+        for seed, metrics in finetune.finetune_seeds(model, labels, encoded, unit.lang, task, list(unit.results),
+                                                     ev["head"], ev["finetune"], device()):
+            results.write_result(unit.results[seed],
+                                 _record("finetune", objective, task, unit.lang, seed, metrics, config))
+            log.info("finetune %s %s %s seed %d: accuracy %.4f", objective, task, unit.lang, seed,
+                     metrics["accuracy"])

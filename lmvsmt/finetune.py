@@ -1,0 +1,57 @@
+"""Fine-tuning: all weights of the pretrained model and the head are trained, one
+run per seed, each starting from the same pretrained weights."""
+from __future__ import annotations
+
+import contextlib
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lmvsmt.head import Head, fit
+from lmvsmt.probe import batch_indices, represent, summarize
+
+
+class _Tuned(nn.Module):
+    """The pretrained model and the head as one module (one state to select/restore)."""
+
+    def __init__(self, model, head):
+        super().__init__()
+        self.model, self.head = model, head
+
+
+def finetune(model, labels, encoded, lang, task, seed: int, head_cfg: dict, optim: dict, device="cpu") -> dict:
+    """Fine-tune `model` (modified in place) with a fresh head; returns test metrics."""
+    n_texts = max(len(encoded["train"].ids[0]), 1)
+    torch.manual_seed(seed)
+    head = Head(model.hidden_size * n_texts, len(labels), head_cfg["hidden"], head_cfg["dropout"]).to(device)
+    tuned = _Tuned(model, head)
+    pad = model.dictionary.pad()
+    use_amp = bool(optim.get("amp")) and torch.device(device).type == "cuda"
+    scaler = torch.amp.GradScaler("cuda") if use_amp else None
+
+    def batches(split, rng):
+        enc = encoded[split]
+        for idx in batch_indices(len(enc.ids), optim["batch_size"], rng):
+            yield ([enc.ids[i] for i in idx], [enc.firsts[i] for i in idx],
+                   torch.tensor([label for i in idx for label in enc.labels[i]], dtype=torch.long, device=device))
+
+    def step(batch):
+        ids, firsts, gold = batch
+        autocast = torch.autocast("cuda", dtype=torch.float16) if use_amp else contextlib.nullcontext()
+        with autocast:
+            logits = head(represent(model, ids, firsts, lang, task, head_cfg["pooling"], pad, device))
+        return F.cross_entropy(logits.float(), gold, reduction="sum"), len(gold), logits, gold
+
+    result = fit(tuned, tuned.parameters(), batches, step, epochs=optim["epochs"], lr=optim["lr"],
+                 weight_decay=optim["weight_decay"], seed=seed, scaler=scaler)
+    return summarize(result, len(labels))
+
+
+def finetune_seeds(model, labels, encoded, lang, task, seeds, head_cfg, optim, device="cpu"):
+    """Yield (seed, metrics); every seed starts from the pretrained weights."""
+    pretrained = copy.deepcopy(model.state_dict())
+    for seed in seeds:
+        model.load_state_dict(pretrained)
+        yield seed, finetune(model, labels, encoded, lang, task, seed, head_cfg, optim, device)

@@ -1,0 +1,119 @@
+"""The classification head of the evaluation protocol and the one training loop that
+probing and fine-tuning share (AdamW, constant learning rate, a fixed number of
+epochs, model selection on validation loss)."""
+from __future__ import annotations
+
+import copy
+import random
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import torch
+from torch import nn
+from sklearn.metrics import f1_score
+
+
+class Head(nn.Module):
+    """dropout -> linear(in -> hidden) -> GELU -> linear(hidden -> classes)."""
+
+    def __init__(self, in_dim: int, n_classes: int, hidden: int = 256, dropout: float = 0.1):
+        super().__init__()
+        self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def pool(states: torch.Tensor, mask: torch.Tensor, how: str = "sum") -> torch.Tensor:
+    """Pool token states [B, T, H] over the non-padding positions `mask` [B, T]."""
+    summed = (states * mask.unsqueeze(-1).to(states.dtype)).sum(1)
+    if how == "mean":
+        summed = summed / mask.sum(1, keepdim=True).clamp(min=1).to(states.dtype)
+    return summed
+
+
+def pad_batch(seqs: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad id lists to a LongTensor [B, T] and its non-padding mask."""
+    width = max(len(s) for s in seqs)
+    tokens = torch.full((len(seqs), width), pad, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        tokens[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+    return tokens, tokens.ne(pad)
+
+
+def scores(preds: list[int], golds: list[int]) -> dict:
+    """Accuracy, macro-F1 and micro-F1 as fractions."""
+    correct = sum(p == g for p, g in zip(preds, golds))
+    return {
+        "accuracy": correct / max(len(golds), 1),
+        "macro_f1": float(f1_score(golds, preds, average="macro", zero_division=0)),
+        "micro_f1": float(f1_score(golds, preds, average="micro", zero_division=0)),
+    }
+
+
+@dataclass
+class FitResult:
+    best_epoch: int
+    epochs_run: int
+    valid_losses: list[float]
+    test_loss: float
+    preds: list[int]
+    golds: list[int]
+    wall_time_s: float
+
+
+# A step maps a batch to (summed loss, number of scored items, logits, gold labels).
+Step = Callable[[object], tuple[torch.Tensor, int, torch.Tensor, torch.Tensor]]
+
+
+def evaluate(module: nn.Module, batches: Iterable, step: Step) -> tuple[float, list[int], list[int]]:
+    module.eval()
+    total, count, preds, golds = 0.0, 0, [], []
+    with torch.no_grad():
+        for batch in batches:
+            loss, n, logits, gold = step(batch)
+            total += float(loss)
+            count += n
+            preds.extend(logits.argmax(-1).tolist())
+            golds.extend(gold.tolist())
+    return total / max(count, 1), preds, golds
+
+
+def fit(module: nn.Module, params, batches: Callable[[str, random.Random | None], Iterable], step: Step, *,
+        epochs: int, lr: float, weight_decay: float, seed: int, scaler=None, progress=None) -> FitResult:
+    """Train `params` of `module` for `epochs`, keep the weights of the epoch with the
+    lowest validation loss, and evaluate them on test.
+
+    `batches(split, rng)` yields batches of a split (shuffled with `rng` for training),
+    `step(batch)` returns the summed loss, the item count, logits and gold labels.
+    """
+    started = time.perf_counter()
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    params = list(params)
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    best_loss, best_epoch, best_state, valid_losses = float("inf"), 0, None, []
+    for epoch in range(1, epochs + 1):
+        module.train()
+        for batch in batches("train", rng):
+            loss, n, _, _ = step(batch)
+            loss = loss / max(n, 1)
+            optimizer.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward()
+                optimizer.step()
+        valid_loss, _, _ = evaluate(module, batches("valid", None), step)
+        valid_losses.append(valid_loss)
+        if progress is not None:
+            progress(epoch, valid_loss)
+        if valid_loss < best_loss:
+            best_loss, best_epoch = valid_loss, epoch
+            best_state = copy.deepcopy(module.state_dict())
+    module.load_state_dict(best_state)
+    test_loss, preds, golds = evaluate(module, batches("test", None), step)
+    return FitResult(best_epoch, epochs, valid_losses, test_loss, preds, golds, time.perf_counter() - started)

@@ -1,0 +1,120 @@
+"""Probing: the pretrained model is frozen, only the head is trained.
+
+The frozen model encodes each split ONCE per (objective, task, language) and the
+head inputs are cached on disk in float16; every seed then trains its head from
+that cache. This gives the same head inputs as re-encoding in every epoch (the
+encoder is frozen and deterministic in eval mode) at a fraction of the cost.
+"""
+from __future__ import annotations
+
+import logging
+import random
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from lmvsmt import taskdata
+from lmvsmt.head import Head, fit, pad_batch, pool, scores
+from lmvsmt.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+
+def load_task(data_dir, task, subwords, dictionary, max_length):
+    """Read and encode the three splits of one task and language."""
+    examples = {s: taskdata.read_split(taskdata.split_path(data_dir, task, s), task) for s in taskdata.SPLITS}
+    labels = taskdata.label_set(examples["train"])
+    encoded = {
+        s: taskdata.encode(ex, task, subwords, dictionary, labels, max_length,
+                           where=str(taskdata.split_path(data_dir, task, s)))
+        for s, ex in examples.items()
+    }
+    return labels, encoded
+
+
+def represent(model, ids: list[list[list[int]]], firsts: list[list[int]], lang: str, task: str,
+              pooling: str, pad: int, device) -> torch.Tensor:
+    """Head inputs for a batch of examples: pooled (and, for pairs, concatenated)
+    sentence vectors [B, n_texts * H], or first-sub-word word vectors [sum(words), H]."""
+    if taskdata.is_token_task(task):
+        tokens, _ = pad_batch([ex[0] for ex in ids], pad)
+        states = model.encode(tokens.to(device), lang)
+        rows = [states[i, torch.tensor(f, dtype=torch.long, device=device)] for i, f in enumerate(firsts)]
+        return torch.cat(rows) if rows else states.new_zeros((0, states.shape[-1]))
+    pooled = []
+    for t in range(len(ids[0])):
+        tokens, mask = pad_batch([ex[t] for ex in ids], pad)
+        tokens, mask = tokens.to(device), mask.to(device)
+        pooled.append(pool(model.encode(tokens, lang), mask, pooling))
+    return torch.cat(pooled, dim=-1)
+
+
+def batch_indices(n: int, batch_size: int, rng: random.Random | None) -> list[list[int]]:
+    order = list(range(n))
+    if rng is not None:
+        rng.shuffle(order)
+    return [order[i: i + batch_size] for i in range(0, n, batch_size)]
+
+
+def extract_features(model, labels, encoded, lang, task, pooling, batch_size, out_path, device="cpu") -> None:
+    """Encode every split with the frozen model and cache the head inputs (float16)."""
+    pad = model.dictionary.pad()
+    cache = {"labels": list(labels), "task": task, "language": lang}
+    model.eval()
+    with torch.no_grad():
+        for split, enc in encoded.items():
+            xs, ys = [], []
+            for idx in tqdm(batch_indices(len(enc.ids), batch_size, None), desc=f"encode {task}/{lang}/{split}",
+                            mininterval=5):
+                xs.append(represent(model, [enc.ids[i] for i in idx], [enc.firsts[i] for i in idx], lang, task,
+                                    pooling, pad, device).float().cpu())
+                ys.extend(label for i in idx for label in enc.labels[i])
+            cache[split] = {"x": torch.cat(xs).to(torch.float16), "y": torch.tensor(ys, dtype=torch.long),
+                            "truncated_words": enc.truncated_words}
+    with atomic_path(out_path) as tmp:
+        torch.save(cache, tmp)
+
+
+def probe(features_path, seed: int, head_cfg: dict, optim: dict) -> dict:
+    """Train one head on cached features; returns the metrics of the best epoch on test."""
+    cache = torch.load(features_path, weights_only=True)
+    data = {s: (cache[s]["x"].float(), cache[s]["y"]) for s in taskdata.SPLITS}
+    torch.manual_seed(seed)
+    head = Head(data["train"][0].shape[1], len(cache["labels"]), head_cfg["hidden"], head_cfg["dropout"])
+
+    def batches(split, rng):
+        x, y = data[split]
+        for idx in batch_indices(len(y), optim["batch_size"], rng):
+            yield x[idx], y[idx]
+
+    def step(batch):
+        x, y = batch
+        logits = head(x)
+        return F.cross_entropy(logits, y, reduction="sum"), len(y), logits, y
+
+    result = fit(head, head.parameters(), batches, step, epochs=optim["epochs"], lr=optim["lr"],
+                 weight_decay=optim["weight_decay"], seed=seed)
+    return summarize(result, len(cache["labels"]))
+
+
+def summarize(result, n_labels: int) -> dict:
+    """The metric fields of a result file."""
+    return {
+        **scores(result.preds, result.golds),
+        "test_loss": result.test_loss,
+        "best_epoch": result.best_epoch,
+        "epochs_run": result.epochs_run,
+        "valid_losses": result.valid_losses,
+        "n_test": len(result.golds),
+        "n_labels": n_labels,
+        "wall_time_s": round(result.wall_time_s, 3),
+    }
+
+
+def majority_baseline(features_path) -> float:
+    """Test accuracy of always predicting the most frequent training label."""
+    cache = torch.load(features_path, weights_only=True)
+    majority = torch.bincount(cache["train"]["y"]).argmax()
+    return float((cache["test"]["y"] == majority).float().mean())
+
