@@ -1,0 +1,7 @@
+# Fine-tune the pretrained model, one result file per seed (rule `finetune`).
+from lmvsmt.evaluation import Unit, finetune_job
+from lmvsmt.io import rule_log
+
+with rule_log(snakemake.log[0]):
+    finetune_job(snakemake.wildcards.objective, snakemake.input.model.rsplit("/", 1)[0], snakemake.input.spm,
+                 snakemake.wildcards.task, [Unit(**u) for u in snakemake.params.units], snakemake.config)
