@@ -11,7 +11,17 @@ verifies, no network access happens at all (Snakemake reruns).
 
 Lock file: a TSV with the header `url key size sha256 date`, one row per URL,
 sorted by URL so that it diffs cleanly when committed; `date` is the UTC time
-of the first download (ISO 8601).
+of the first download (ISO 8601). Parallel jobs update it under an fcntl lock
+and rewrite it atomically.
+
+Files beside `dest`: `dest.part` (the download in progress, kept after a failure
+so that the next call resumes it), `dest.part.json` (the URL, size and ETag or
+Last-Modified the partial bytes belong to, so that bytes of a changed source are
+never spliced together) and `dest.bad-<UTC time>` (a file that failed
+verification: moved aside, never used, never deleted).
+
+A server that sends neither Content-Length nor chunked encoding cannot signal a
+cut connection; such downloads are caught by `expected_size` or the lock file.
 """
 from __future__ import annotations
 

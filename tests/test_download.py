@@ -333,3 +333,11 @@ def test_concurrent_fetches_share_one_lock_file(http_server, tmp_path):
         assert (tmp_path / "raw" / path.lstrip("/")).read_bytes() == data
     assert len(http_server.hits("/part0.xml")) == 1
     assert leftovers(tmp_path / "raw") == sorted(p.lstrip("/") for p in files)
+
+
+def test_progress_goes_to_stderr(http_server, tmp_path, capfd):
+    url = http_server.serve("/progress.bin", blob(300_000), drop_after=100_000, drops=1)
+    fetch(url, tmp_path / "progress.bin", lockfile=tmp_path / "lock.tsv", key=KEY, **{**FAST, "progress": True})
+    out, err = capfd.readouterr()
+    assert out == ""
+    assert "progress.bin" in err and "100%" in err and "293k/293k" in err
