@@ -233,6 +233,7 @@ def fetch(
             f"{key}: expected size {expected_size} disagrees with {lockfile}, which records "
             f"{locked.size} bytes for {url}"
         )
+    want = locked.size if locked is not None else expected_size
     part = dest.with_name(dest.name + ".part")
     meta = dest.with_name(dest.name + ".part.json")
     while True:
@@ -248,12 +249,11 @@ def fetch(
             try:
                 with os.fdopen(fd, "r+b", closefd=False) as fh:
                     size, sha = _download(
-                        url, fh, meta, key=key, expected_size=expected_size if locked is None else locked.size,
+                        url, fh, meta, key=key, expected_size=want,
                         retries=retries, backoff=backoff, timeout=timeout, progress=progress, name=dest.name,
                     )
                     fh.flush()
                     os.fsync(fh.fileno())
-                want = expected_size if locked is None else locked.size
                 if want is not None and size != want:  # a server that sent no Content-Length
                     bad = _move_aside(part, dest)
                     meta.unlink(missing_ok=True)
