@@ -12,6 +12,7 @@ if not workflow.overwrite_configfiles:
 
 
 include: "rules/common.smk"
+include: "rules/downstream.smk"
 
 
 rule all:

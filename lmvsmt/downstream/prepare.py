@@ -1,0 +1,148 @@
+"""From raw source files to the common format: parse every file listed in the
+manifest with the reader of its format, split (official splits, or our own seeded
+split after removing duplicates; POS first cut to the token budget), write the three
+splits and a `meta.json` with counts, labels and provenance."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Mapping
+
+from tqdm import tqdm
+
+from lmvsmt.downstream import formats, splits
+from lmvsmt.downstream.common import (
+    NER_LABELS,
+    NLI_LABELS,
+    SPLITS,
+    UPOS_LABELS,
+    DataError,
+    Example,
+    count_tokens,
+    is_token_task,
+    split_path,
+    write_split,
+)
+from lmvsmt.downstream.sources import MANIFEST
+from lmvsmt.io import atomic_write
+
+log = logging.getLogger(__name__)
+
+#: Label inventory of the token and pair tasks (SA's depends on the dataset).
+TASK_LABELS = {"NER": NER_LABELS, "POS": UPOS_LABELS, "NLI": NLI_LABELS}
+
+
+def load_manifest(raw_dir: str | Path) -> dict:
+    path = Path(raw_dir) / MANIFEST
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: missing (the raw step writes it last)") from None
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path}:{err.lineno}: not valid JSON ({err.msg})") from None
+
+
+def prepare(raw_dir: str | Path, out_dir: str | Path, task: str, lang: str, *, seed: int,
+            own_split: Mapping[str, float], pos_token_budget: int, dedupe: bool = True) -> dict:
+    """Write {out_dir}/{train,valid,test}.{tsv|conll} and meta.json; return the meta."""
+    raw_dir, out_dir = Path(raw_dir), Path(out_dir)
+    manifest = load_manifest(raw_dir)
+    if (manifest["task"], manifest["language"]) != (task, lang):
+        raise DataError(f"{raw_dir / MANIFEST}: describes {manifest['task']}/{manifest['language']}, "
+                        f"not {task}/{lang}")
+    fixes = manifest.get("label_fixes") or {}
+    parsed: list[tuple[dict, list[Example]]] = []
+    dropped_empty = 0
+    for spec in tqdm(manifest["files"], desc=f"{task}/{lang}", unit="file", mininterval=30.0):
+        if formats.FORMATS[spec["format"]].task != task:
+            raise DataError(f"{raw_dir / MANIFEST}: {spec['name']} has the {spec['format']} format, not a {task} one")
+        examples = formats.read(raw_dir / spec["name"], spec["format"], lang, fixes)
+        kept = [ex for ex in examples if is_token_task(task) or all(ex.texts)]
+        dropped_empty += len(examples) - len(kept)
+        log.info("%s: %d examples (%d with an empty text dropped)", spec["name"], len(kept), len(examples) - len(kept))
+        parsed.append((spec, kept))
+
+    own = all(spec["split"] == "all" for spec, _ in parsed)
+    dropped_duplicates = 0
+    budget_used = None
+    if own:
+        fractions = manifest.get("split_fractions") or own_split
+        groups: dict[str, list[Example]] = {}
+        for spec, examples in parsed:
+            groups.setdefault(spec.get("treebank") or spec["name"], []).extend(examples)
+        if task == "POS" and pos_token_budget > 0:
+            pool = splits.token_budget(list(groups.items()), pos_token_budget, seed, task, lang)
+            budget_used = pos_token_budget
+        else:
+            pool = [ex for examples in groups.values() for ex in examples]
+        if dedupe:
+            pool, dropped_duplicates = splits.dedupe(pool)
+        where = ", ".join(str(raw_dir / spec["name"]) for spec, _ in parsed)
+        data = splits.own_split(pool, fractions, seed, task, lang, where)
+        how = {"kind": "own", "seed": seed, "valid": fractions["valid"], "test": fractions["test"]}
+    else:
+        data = {name: [] for name in SPLITS}
+        for spec, examples in parsed:
+            data[spec["split"]].extend(examples)
+        for name in SPLITS:
+            if not data[name]:
+                files = ", ".join(str(raw_dir / s["name"]) for s, _ in parsed if s["split"] == name)
+                raise DataError(f"{files}: empty {name} split (no {lang} examples)")
+        how = {"kind": "official"}
+
+    for name in SPLITS:
+        write_split(split_path(out_dir, task, name), task, data[name])
+    meta = _meta(manifest, task, lang, data, how, dropped_empty, dropped_duplicates, budget_used)
+    with atomic_write(out_dir / "meta.json") as fh:
+        json.dump(meta, fh, ensure_ascii=False, indent=1)
+        fh.write("\n")
+    return meta
+
+
+def _labels(examples: list[Example]) -> set[str]:
+    out: set[str] = set()
+    for ex in examples:
+        out.update(ex.labels if hasattr(ex, "labels") else (ex.label,))
+    return out
+
+
+def _meta(manifest: dict, task: str, lang: str, data: dict[str, list[Example]], how: dict, dropped_empty: int,
+          dropped_duplicates: int, budget: int | None) -> dict:
+    seen = {name: _labels(data[name]) for name in SPLITS}
+    observed = sorted(set().union(*seen.values()))
+    unseen = sorted((seen["valid"] | seen["test"]) - seen["train"])
+    if unseen:
+        # The evaluation maps labels through the training split; say so early.
+        log.warning("%s/%s: label(s) %s occur in valid/test but not in train", task, lang, ", ".join(unseen))
+    meta = {
+        "task": task, "language": lang, "dataset": manifest["dataset"], "origin": manifest["origin"],
+        "licence": manifest.get("licence", ""),
+        "counts": {name: len(data[name]) for name in SPLITS},
+        "labels": list(TASK_LABELS.get(task, observed)),
+        "labels_observed": observed,
+        "labels_not_in_train": unseen,
+        "split": how,
+        "dropped": {"empty": dropped_empty, "duplicates": dropped_duplicates},
+        "files": [{k: f.get(k) for k in ("name", "format", "split", "url", "member", "sha256")}
+                  for f in manifest["files"]],
+    }
+    if is_token_task(task):
+        meta["tokens"] = {name: count_tokens(data[name]) for name in SPLITS}
+    if budget is not None:
+        meta["pos_token_budget"] = budget
+    return meta
+
+
+TABLE7_COLUMNS = ("task", "language", "dataset", "train", "valid", "test", "total")
+
+
+def write_table7(meta_paths: list[str | Path], out_path: str | Path) -> None:
+    """Table 7 data: one row per task x language, in the order given."""
+    with atomic_write(out_path) as fh:
+        fh.write("\t".join(TABLE7_COLUMNS) + "\n")
+        for path in meta_paths:
+            meta = json.loads(Path(path).read_text(encoding="utf-8"))
+            counts = [meta["counts"][name] for name in SPLITS]
+            row = [meta["task"], meta["language"], meta["dataset"], *map(str, counts), str(sum(counts))]
+            fh.write("\t".join(row) + "\n")

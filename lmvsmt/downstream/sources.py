@@ -1,0 +1,203 @@
+"""Real downstream sources: the per task x language source entries of the config,
+their download (through the shared downloader) and the extraction of archive members
+into {R}/downstream/raw/{task}/{lang}/, described by a `source.json` manifest.
+
+A source entry (config `downstream.sources.<task>.<lang>`) names the dataset, its
+licence and a list of files; each file has a URL, a raw format, the split it feeds
+(`train`, `valid`, `test`, or `all` for sources that get our own seeded split) and,
+for archives, the member (path or glob) to take out of it. Archives are downloaded
+once to {R}/downstream/raw/archives/ and shared by all languages that use them.
+"""
+from __future__ import annotations
+
+import fnmatch
+import json
+import logging
+import posixpath
+import shutil
+import tarfile
+import urllib.parse
+import zipfile
+from pathlib import Path
+from typing import Iterable
+
+from lmvsmt.config import ConfigError
+from lmvsmt.download import DownloadError, fetch, sha256_file
+from lmvsmt.downstream.common import SPLITS
+from lmvsmt.downstream.formats import FORMATS
+from lmvsmt.io import atomic_write
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "source.json"
+ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz")
+
+
+def entry_key(task: str, lang: str) -> str:
+    return f"downstream.sources.{task}.{lang}"
+
+
+def source_entry(config: dict, task: str, lang: str) -> dict:
+    """The checked source entry of one dataset; a missing or inconsistent entry is a
+    one-line ConfigError naming the key."""
+    entry = config["downstream"].get("sources", {}).get(task, {}).get(lang)
+    if entry is None:
+        raise ConfigError(
+            f"config error: {entry_key(task, lang)} is missing: downstream.source 'real' needs a source "
+            "entry for every configured task and language (config/paper.yaml lists the paper's)"
+        )
+    check_entry(entry, task, lang)
+    return entry
+
+
+def check_entry(entry: dict, task: str, lang: str) -> None:
+    key = entry_key(task, lang)
+    files = entry.get("files") or []
+    if not files:
+        raise ConfigError(f"config error: {key}.files: at least one file is needed")
+    names = set()
+    for i, spec in enumerate(files):
+        fmt = spec["format"]
+        if FORMATS[fmt].task != task:
+            raise ConfigError(f"config error: {key}.files[{i}].format: {fmt!r} is a {FORMATS[fmt].task} format, "
+                              f"not a {task} one")
+        if "member" not in spec and _is_archive(spec["url"]):
+            raise ConfigError(f"config error: {key}.files[{i}]: {spec['url']} is an archive: name its `member`")
+        if "member" not in spec or not _is_glob(spec["member"]):
+            name = local_name(spec)
+            if name in names:
+                raise ConfigError(f"config error: {key}.files[{i}]: a second file is named {name!r}; set `name`")
+            names.add(name)
+    splits = {spec["split"] for spec in files}
+    if "all" in splits and splits != {"all"}:
+        raise ConfigError(f"config error: {key}.files: split 'all' (our own split) cannot be mixed with "
+                          f"official splits ({', '.join(sorted(splits - {'all'}))})")
+    if "all" not in splits and splits != set(SPLITS):
+        missing = ", ".join(s for s in SPLITS if s not in splits)
+        raise ConfigError(f"config error: {key}.files: no file for the {missing} split (or use split 'all')")
+
+
+def _is_glob(pattern: str) -> bool:
+    return any(c in pattern for c in "*?[")
+
+
+def _is_archive(url: str) -> bool:
+    return url_basename(url).lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def url_basename(url: str) -> str:
+    return posixpath.basename(urllib.parse.unquote(urllib.parse.urlsplit(url).path))
+
+
+def local_name(spec: dict) -> str:
+    """File name under raw/{task}/{lang}/ of a non-glob file entry."""
+    return spec.get("name") or posixpath.basename(spec.get("member") or url_basename(spec["url"]))
+
+
+def archives(config: dict, tasks: Iterable[str], languages: Iterable[str]) -> dict[str, str]:
+    """Archive file name -> URL for every archive member the configured sources use."""
+    out: dict[str, str] = {}
+    for task in tasks:
+        for lang in languages:
+            for spec in source_entry(config, task, lang)["files"]:
+                if "member" not in spec:
+                    continue
+                name = url_basename(spec["url"])
+                if out.setdefault(name, spec["url"]) != spec["url"]:
+                    raise ConfigError(f"config error: {entry_key(task, lang)}: two archive URLs end in {name!r} "
+                                      f"({out[name]} and {spec['url']})")
+    return out
+
+
+def archives_of(entry: dict) -> list[str]:
+    return sorted({url_basename(spec["url"]) for spec in entry["files"] if "member" in spec})
+
+
+def fetch_archive(url: str, dest: str | Path, lockfile: str | Path, key: str) -> Path:
+    return fetch(url, dest, lockfile=lockfile, key=key)
+
+
+def fetch_raw(entry: dict, task: str, lang: str, raw_dir: str | Path, archive_dir: str | Path,
+              lockfile: str | Path) -> Path:
+    """Download (or extract) every file of a source entry into `raw_dir` and write its
+    manifest last; return the manifest path."""
+    raw_dir, archive_dir = Path(raw_dir), Path(archive_dir)
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    files = []
+    for i, spec in enumerate(entry["files"]):
+        key = f"{entry_key(task, lang)}.files[{i}].url"
+        if "member" in spec:
+            archive = fetch(spec["url"], archive_dir / url_basename(spec["url"]), lockfile=lockfile, key=key)
+            names = extract(archive, spec["member"], raw_dir, name=spec.get("name"),
+                            exclude=spec.get("exclude", ()), key=key)
+        else:
+            names = [local_name(spec)]
+            fetch(spec["url"], raw_dir / names[0], lockfile=lockfile, key=key)
+        for name in names:
+            size, sha = sha256_file(raw_dir / name)
+            files.append({
+                "name": name, "format": spec["format"], "split": spec["split"],
+                "treebank": spec.get("treebank", name), "url": spec["url"], "member": spec.get("member"),
+                "bytes": size, "sha256": sha,
+            })
+    return write_manifest(raw_dir, task, lang, entry, files, origin="real")
+
+
+def write_manifest(raw_dir: Path, task: str, lang: str, entry: dict, files: list[dict], origin: str) -> Path:
+    manifest = {
+        "task": task, "language": lang, "origin": origin,
+        "dataset": entry["dataset"], "licence": entry.get("licence", ""),
+        "label_fixes": entry.get("label_fixes", {}), "split_fractions": entry.get("split_fractions"),
+        "files": files,
+    }
+    path = Path(raw_dir) / MANIFEST
+    with atomic_write(path) as fh:
+        json.dump(manifest, fh, ensure_ascii=False, indent=1)
+        fh.write("\n")
+    return path
+
+
+def extract(archive: Path, member: str, dest_dir: Path, *, name: str | None = None,
+            exclude: Iterable[str] = (), key: str = "") -> list[str]:
+    """Copy the archive members matching `member` (a path or a glob over the member
+    paths) into `dest_dir` under their base names (or `name`); return the names."""
+    exclude = list(exclude)
+
+    def wanted(path: str) -> bool:
+        base = posixpath.basename(path)
+        return fnmatch.fnmatchcase(path, member) and not any(fnmatch.fnmatchcase(base, ex) for ex in exclude)
+
+    written: list[str] = []
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                chosen = sorted(info.filename for info in zf.infolist() if not info.is_dir() and wanted(info.filename))
+                _check_chosen(chosen, archive, member, name, key)
+                for path in chosen:
+                    with zf.open(path) as src:
+                        written.append(_copy(src, dest_dir, name or posixpath.basename(path)))
+        else:
+            with tarfile.open(archive, "r:*") as tf:
+                members = sorted((m for m in tf.getmembers() if m.isfile() and wanted(m.name)), key=lambda m: m.name)
+                _check_chosen([m.name for m in members], archive, member, name, key)
+                for m in members:
+                    with tf.extractfile(m) as src:
+                        written.append(_copy(src, dest_dir, name or posixpath.basename(m.name)))
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError) as err:
+        raise DownloadError(f"{archive} ({key}): not a readable zip or tar archive: {err}") from None
+    return written
+
+
+def _check_chosen(chosen: list[str], archive: Path, member: str, name: str | None, key: str) -> None:
+    if not chosen:
+        raise DownloadError(f"{archive} ({key}): no member matches {member!r}")
+    bases = [posixpath.basename(p) for p in chosen]
+    if len(set(bases)) != len(bases) or (name and len(chosen) > 1):
+        raise DownloadError(f"{archive} ({key}): {member!r} matches several members with the same file name")
+
+
+def _copy(src, dest_dir: Path, name: str) -> str:
+    with atomic_write(dest_dir / name, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    log.info("extracted %s", dest_dir / name)
+    return name

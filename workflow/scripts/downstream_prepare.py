@@ -1,0 +1,12 @@
+"""Parse one task x language's raw files into the common format (three splits + meta.json)."""
+from pathlib import Path
+
+from lmvsmt.downstream import prepare
+from lmvsmt.downstream.run import one_line_errors
+from lmvsmt.io import rule_log
+
+with rule_log(snakemake.log[0]), one_line_errors():
+    p = snakemake.params
+    prepare.prepare(Path(snakemake.input[0]).parent, Path(snakemake.output.meta).parent,
+                    snakemake.wildcards.task, snakemake.wildcards.lang, seed=p.seed, own_split=p.own_split,
+                    pos_token_budget=p.pos_token_budget, dedupe=p.dedupe)
