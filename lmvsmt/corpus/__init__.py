@@ -1,0 +1,30 @@
+"""Pretraining corpora (PROTOCOL.md, "Pretraining data"): UNPC v1.0 and
+OpenSubtitles v2018 in their release formats, exactly-once allocation of
+documents to language pairs, train/valid/test splits, document-level text and
+line-aligned bitexts, and the Table 6 statistics.
+
+Modules: documents (sentence XML, read and write), links (cesAlign link groups,
+read and write), formats (where each release keeps what), build (scan, allocate,
+write), synthetic (the demo's sources), real (downloads and unpacking).
+"""
+from lmvsmt.corpus.build import (
+    BITEXT_PATTERN,
+    DOC_PATTERN,
+    SPLITS,
+    CorpusError,
+    build,
+    language_pairs,
+    output_files,
+    write_table6,
+)
+
+__all__ = [
+    "BITEXT_PATTERN",
+    "DOC_PATTERN",
+    "SPLITS",
+    "CorpusError",
+    "build",
+    "language_pairs",
+    "output_files",
+    "write_table6",
+]

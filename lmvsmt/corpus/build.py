@@ -1,0 +1,369 @@
+"""Build one pretraining corpus: scan the sources, allocate, split and write.
+
+Two streaming passes over the alignment files, so memory holds per-document
+metadata and one document pair at a time, never the corpus text:
+
+1. scan: every link group becomes a candidate bitext (two language versions, the
+   multi-way document, the number of aligned sentence pairs); every document a
+   candidate names is checked for well-formedness. Malformed groups and
+   documents are skipped and counted; too many of them is an error.
+2. write: after allocation and splitting, the groups that were allocated are
+   read again with their two documents and written as line-aligned bitexts and
+   as document-level text (both sides of each bitext).
+"""
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from tqdm import tqdm
+
+from lmvsmt import allocation as alloc
+from lmvsmt.corpus.documents import MalformedDocument, check_well_formed, read_bytes, sentences
+from lmvsmt.corpus.formats import LAYOUTS, Layout
+from lmvsmt.corpus.links import BadGroup, LinkGroup, iter_link_groups
+from lmvsmt.io import atomic_write
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "valid", "test")
+DOC_PATTERN = "{split}/doc.{lang}.txt"
+BITEXT_PATTERN = "{split}/bitext.{lang1}-{lang2}.{side}"
+ALLOCATION_COLUMNS = ("doc_id", "lang1", "lang2", "split", "sentences", "source1", "source2")
+
+
+class CorpusError(RuntimeError):
+    """A corpus that cannot be built; the message names the file and the problem."""
+
+
+def language_pairs(languages: Sequence[str]) -> list[tuple[str, str]]:
+    return list(itertools.combinations(sorted(languages), 2))
+
+
+def output_files(out_dir: Path, languages: Sequence[str]) -> list[Path]:
+    """Every text file the build writes: documents per split and language, both
+    sides of every language pair per split (possibly empty)."""
+    files = [out_dir / DOC_PATTERN.format(split=s, lang=l) for s in SPLITS for l in sorted(languages)]
+    for s in SPLITS:
+        for l1, l2 in language_pairs(languages):
+            files += [out_dir / BITEXT_PATTERN.format(split=s, lang1=l1, lang2=l2, side=x) for x in (l1, l2)]
+    return files
+
+
+@dataclass
+class Scan:
+    """Pass-1 metadata: candidates as parallel lists of small ints."""
+
+    sources: dict[str, int] = field(default_factory=dict)  # language version -> index
+    documents: dict[str, int] = field(default_factory=dict)  # multi-way document -> index
+    cand_from: list[int] = field(default_factory=list)
+    cand_to: list[int] = field(default_factory=list)
+    cand_doc: list[int] = field(default_factory=list)
+    cand_pair: list[str] = field(default_factory=list)
+    cand_links: list[int] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)
+    bad: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, where, reason)
+
+    def intern(self, table: dict[str, int], key: str) -> int:
+        index = table.get(key)
+        if index is None:
+            index = table[key] = len(table)
+        return index
+
+    def __len__(self) -> int:
+        return len(self.cand_from)
+
+
+def scan(layout: Layout, raw_dir: Path, languages: Sequence[str]) -> Scan:
+    """Pass 1 over the link files and the documents they name."""
+    wanted = set(languages)
+    result = Scan()
+    seen: set[tuple[int, int]] = set()
+    files = layout.link_files(raw_dir)
+    if not files:
+        raise CorpusError(f"{raw_dir}: no alignment files ({', '.join(layout.link_globs)}) for {layout.corpus}")
+    for path in tqdm(files, desc=f"{layout.corpus}: scan links", unit="file", mininterval=10, file=sys.stderr):
+        for group in iter_link_groups(path):
+            result.counts["link_groups"] += 1
+            if isinstance(group, BadGroup):
+                result.bad.append(("link_group", f"{path}:{group.line}", group.reason))
+                continue
+            _scan_group(layout, group, path, wanted, seen, result)
+    result.counts["link_groups_bad"] = sum(1 for kind, _, _ in result.bad if kind == "link_group")
+
+    # Check every language version a candidate needs; drop candidates with a bad one.
+    bad_sources = set()
+    names = list(result.sources)
+    used = sorted(set(result.cand_from) | set(result.cand_to))
+    for index in tqdm(used, desc=f"{layout.corpus}: check documents", unit="doc", mininterval=10, file=sys.stderr):
+        path = layout.path_of(raw_dir, names[index])
+        try:
+            check_well_formed(read_bytes(path))
+        except FileNotFoundError:
+            reason = "missing"
+        except (OSError, EOFError, MalformedDocument) as exc:
+            reason = f"not well-formed or unreadable: {exc}"
+        else:
+            continue
+        bad_sources.add(index)
+        result.bad.append(("document", str(path), reason))
+    result.counts["documents"] = len(used)
+    result.counts["documents_bad"] = len(bad_sources)
+    if bad_sources:
+        keep = [i for i in range(len(result)) if result.cand_from[i] not in bad_sources and result.cand_to[i] not in bad_sources]
+        for name in ("cand_from", "cand_to", "cand_doc", "cand_pair", "cand_links"):
+            values = getattr(result, name)
+            setattr(result, name, [values[i] for i in keep])
+    result.counts["candidates"] = len(result)
+    return result
+
+
+def _scan_group(layout, group: LinkGroup, path: Path, wanted, seen, result: Scan) -> None:
+    where = f"{path}:{group.line}"
+    source_a, source_b = layout.source(group.from_doc), layout.source(group.to_doc)
+    if source_a is None or source_b is None:
+        result.bad.append(("link_group", where, f"fromDoc/toDoc is not a {layout.corpus} document: {group.from_doc!r} {group.to_doc!r}"))
+        return
+    lang_a, lang_b = layout.lang_of(source_a), layout.lang_of(source_b)
+    if lang_a == lang_b:
+        result.bad.append(("link_group", where, f"both documents are in {lang_a!r}"))
+        return
+    if lang_a not in wanted or lang_b not in wanted:
+        result.counts["link_groups_other_languages"] += 1
+        return
+    n = group.bitext_links()
+    if n == 0:
+        result.counts["link_groups_without_bitext"] += 1
+        return
+    a, b = result.intern(result.sources, source_a), result.intern(result.sources, source_b)
+    if (a, b) in seen or (b, a) in seen:
+        result.counts["link_groups_duplicate"] += 1
+        return
+    seen.add((a, b))
+    doc_a, doc_b = layout.document_of(source_a), layout.document_of(source_b)
+    if doc_a != doc_b:
+        # Links across different documents: the multi-way document is ambiguous.
+        result.bad.append(("link_group", where, f"links two different documents {doc_a!r} and {doc_b!r}"))
+        return
+    result.cand_from.append(a)
+    result.cand_to.append(b)
+    result.cand_doc.append(result.intern(result.documents, doc_a))
+    result.cand_pair.append("-".join(sorted((lang_a, lang_b))))
+    result.cand_links.append(n)
+
+
+def check_bad_share(corpus: str, result: Scan, max_bad_share: float) -> None:
+    """Fail, naming the first bad file, when too many groups or documents are bad."""
+    for kind, total_key, bad_key in (("link_group", "link_groups", "link_groups_bad"), ("document", "documents", "documents_bad")):
+        total, bad = result.counts[total_key], result.counts[bad_key]
+        if total and bad / total > max_bad_share:
+            first = next(b for b in result.bad if b[0] == kind)
+            label = "link groups" if kind == "link_group" else "documents"
+            raise CorpusError(
+                f"{corpus}: {bad} of {total} {label} are malformed ({bad / total:.1%} > "
+                f"corpus.max_bad_share={max_bad_share:.1%}); first: {first[1]}: {first[2]}"
+            )
+
+
+def build(
+    corpus: str,
+    raw_dir: Path,
+    out_dir: Path,
+    languages: Sequence[str],
+    *,
+    unit: str = alloc.LANGUAGE_VERSION,
+    allocation_seed: int = 1,
+    use: str = "capped",
+    valid: float = 0.015,
+    test: float = 0.05,
+    split_seed: int = 1,
+    max_bad_share: float = 0.01,
+) -> dict:
+    """Scan, allocate, split and write one corpus into out_dir (see output_files,
+    allocation.{capped,uncapped}.tsv, stats.tsv). Returns the statistics."""
+    if unit not in alloc.UNITS:
+        raise ValueError(f"unit must be one of {alloc.UNITS}, not {unit!r}")
+    layout = LAYOUTS[corpus]
+    raw_dir, out_dir = Path(raw_dir), Path(out_dir)
+    result = scan(layout, raw_dir, languages)
+    for kind, where, reason in result.bad:
+        log.warning("%s: skipped malformed %s %s: %s", corpus, kind.replace("_", " "), where, reason)
+    check_bad_share(corpus, result, max_bad_share)
+
+    pairs = ["-".join(p) for p in language_pairs(languages)]
+    if unit == alloc.LANGUAGE_VERSION:
+        units = list(zip(result.cand_from, result.cand_to))
+    else:
+        units = [(d,) for d in result.cand_doc]
+    allocation = alloc.allocate(units, result.cand_pair, pairs, allocation_seed)
+    if use == "capped" and allocation.cap == 0:
+        empty = [p for p in pairs if not allocation.uncapped[p]]
+        raise CorpusError(
+            f"{corpus}: language pair(s) {', '.join(empty)} got no document from {raw_dir}, so the capped "
+            "allocation (corpus.allocation.use=capped) would be empty"
+        )
+    doc_names = list(result.documents)
+    source_names = list(result.sources)
+    allocated_docs = [doc_names[result.cand_doc[i]] for v in allocation.uncapped.values() for i in v]
+    split_of = alloc.assign_splits(allocated_docs, valid, test, split_seed)
+
+    def rows(chosen: dict[str, list[int]]):
+        out = []
+        for pair, indices in chosen.items():
+            lang1, lang2 = pair.split("-")
+            for i in indices:
+                s1, s2 = source_names[result.cand_from[i]], source_names[result.cand_to[i]]
+                if layout.lang_of(s1) != lang1:
+                    s1, s2 = s2, s1
+                doc = doc_names[result.cand_doc[i]]
+                out.append((doc, lang1, lang2, split_of[doc], str(result.cand_links[i]), s1, s2))
+        return sorted(out, key=lambda r: (r[1], r[2], r[0], r[5], r[6]))
+
+    for name, capped in (("uncapped", False), ("capped", True)):
+        with atomic_write(out_dir / f"allocation.{name}.tsv") as fh:
+            fh.write("\t".join(ALLOCATION_COLUMNS) + "\n")
+            fh.writelines("\t".join(r) + "\n" for r in rows(allocation.chosen(capped)))
+
+    chosen = {
+        (result.cand_from[i], result.cand_to[i]): split_of[doc_names[result.cand_doc[i]]]
+        for indices in allocation.chosen(use == "capped").values()
+        for i in indices
+    }
+    counts = write_corpus(layout, raw_dir, out_dir, languages, result.sources, chosen)
+
+    stats = _stats(result, allocation, pairs, counts, unit, use)
+    with atomic_write(out_dir / "stats.tsv") as fh:
+        fh.write("metric\tscope\tvalue\n")
+        fh.writelines(f"{m}\t{s}\t{v}\n" for m, s, v in stats)
+    log.info(
+        "%s: %d candidates, %d allocated uncapped (%d uniquely paired), %d per pair capped; sentences %s",
+        corpus, len(result), sum(map(len, allocation.uncapped.values())), allocation.unique, allocation.cap,
+        {s: counts[("doc_sentences", s)] for s in SPLITS},
+    )
+    return {"counts": counts, "scan": result.counts, "cap": allocation.cap, "rows": stats}
+
+
+def write_corpus(layout, raw_dir, out_dir, languages, sources, chosen) -> Counter:
+    """Pass 2: stream the link files again and write the chosen groups."""
+    counts: Counter = Counter()
+    remaining = dict(chosen)
+    with contextlib.ExitStack() as stack:
+        handles = {}
+        for path in output_files(out_dir, languages):
+            handles[path.relative_to(out_dir).as_posix()] = stack.enter_context(atomic_write(path))
+        started = set()  # document files that already hold a document
+        progress = tqdm(total=len(remaining), desc=f"{layout.corpus}: write", unit="bitext", mininterval=10, file=sys.stderr)
+        for path in layout.link_files(raw_dir):
+            if not remaining:
+                break
+            for group in iter_link_groups(path):
+                if isinstance(group, BadGroup):
+                    continue
+                source_a, source_b = layout.source(group.from_doc), layout.source(group.to_doc)
+                key = (sources.get(source_a), sources.get(source_b))
+                split = remaining.pop(key, None)
+                if split is None:
+                    continue
+                progress.update()
+                _write_group(layout, raw_dir, group, source_a, source_b, split, handles, started, counts)
+        progress.close()
+        if remaining:
+            raise CorpusError(f"{raw_dir}: {len(remaining)} allocated link groups disappeared between the two passes")
+    return counts
+
+
+def _write_group(layout, raw_dir, group, source_a, source_b, split, handles, started, counts) -> None:
+    lang_a, lang_b = layout.lang_of(source_a), layout.lang_of(source_b)
+    try:
+        text_a = sentences(read_bytes(layout.path_of(raw_dir, source_a)))
+        text_b = sentences(read_bytes(layout.path_of(raw_dir, source_b)))
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise CorpusError(f"{raw_dir}: {source_a} or {source_b} changed since the scan: {exc}") from None
+    links = group.links
+    if lang_b < lang_a:
+        lang_a, lang_b, text_a, text_b = lang_b, lang_a, text_b, text_a
+        links = [(b, a) for a, b in links]
+    doc_a, doc_b, bitext_a, bitext_b = [], [], [], []
+    for ids_a, ids_b in links:
+        side_a = _side(ids_a, text_a, counts)
+        side_b = _side(ids_b, text_b, counts)
+        doc_a += side_a
+        doc_b += side_b
+        if side_a and side_b:
+            bitext_a.append(" ".join(side_a))
+            bitext_b.append(" ".join(side_b))
+    pair = f"{lang_a}-{lang_b}"
+    for lang, doc in ((lang_a, doc_a), (lang_b, doc_b)):
+        if not doc:
+            continue
+        name = DOC_PATTERN.format(split=split, lang=lang)
+        # documents are separated by exactly one empty line
+        handles[name].write(("\n" if name in started else "") + "\n".join(doc) + "\n")
+        started.add(name)
+        counts[("doc_sentences", split)] += len(doc)
+        counts[("doc_sentences", f"{split}/{lang}")] += len(doc)
+        counts[("documents", f"{split}/{lang}")] += 1
+    if bitext_a:
+        for lang, lines in ((lang_a, bitext_a), (lang_b, bitext_b)):
+            name = BITEXT_PATTERN.format(split=split, lang1=lang_a, lang2=lang_b, side=lang)
+            handles[name].write("\n".join(lines) + "\n")
+        counts[("bitext_sentences", f"{split}/{pair}")] += len(bitext_a)
+        counts[("bitext_sentences", split)] += len(bitext_a)
+    counts[("bitexts", f"{split}/{pair}")] += 1
+
+
+def _side(ids, text, counts) -> list[str]:
+    out = []
+    for sid in ids:
+        sentence = text.get(sid)
+        if sentence is None:
+            counts[("dangling_sentence_ids", "all")] += 1
+        elif sentence:
+            out.append(sentence)
+        else:
+            counts[("empty_sentences_dropped", "all")] += 1
+    return out
+
+
+def _stats(result: Scan, allocation, pairs, counts: Counter, unit: str, use: str) -> list[tuple[str, str, str]]:
+    rows = [("unit", "all", unit), ("allocation_used", "all", use)]
+    for key in ("link_groups", "link_groups_bad", "link_groups_other_languages", "link_groups_without_bitext",
+                "link_groups_duplicate", "documents", "documents_bad", "candidates"):
+        rows.append((key, "all", str(result.counts[key])))
+    rows.append(("uniquely_paired", "all", str(allocation.unique)))
+    rows.append(("cap", "all", str(allocation.cap)))
+    for pair in pairs:
+        rows.append(("candidates", pair, str(sum(1 for p in result.cand_pair if p == pair))))
+        rows.append(("allocated_uncapped", pair, str(len(allocation.uncapped[pair]))))
+        rows.append(("allocated_capped", pair, str(len(allocation.capped[pair]))))
+    for split in SPLITS:
+        for metric in ("doc_sentences", "bitext_sentences"):
+            rows.append((metric, split, str(counts[(metric, split)])))
+    rows.append(("doc_sentences", "total", str(sum(counts[("doc_sentences", s)] for s in SPLITS))))
+    for (metric, scope), value in sorted(counts.items()):
+        if "/" in scope or scope == "all":
+            rows.append((metric, scope, str(value)))
+    for kind, where, reason in result.bad:
+        rows.append((f"bad_{kind}", where, reason.replace("\t", " ").replace("\n", " ")))
+    return rows
+
+
+def write_table6(stats_files: dict[str, Path], out: Path) -> None:
+    """Table 6 data: sentences of the document-level corpora per corpus and split."""
+    with atomic_write(out) as fh:
+        fh.write("corpus\ttrain\tvalid\ttest\ttotal\n")
+        for corpus, path in stats_files.items():
+            values = {}
+            with open(path, encoding="utf-8") as stats:
+                next(stats)
+                for line in stats:
+                    metric, scope, value = line.rstrip("\n").split("\t")
+                    if metric == "doc_sentences" and scope in (*SPLITS, "total"):
+                        values[scope] = value
+            fh.write("\t".join([corpus, *(values[s] for s in (*SPLITS, "total"))]) + "\n")

@@ -1,0 +1,114 @@
+"""Where each corpus keeps its documents and links, as released.
+
+UNPC v1.0 (TEI release, UNv1.0-TEI.{lang}.tar.gz): one TEI file per language
+version, `UNv1.0-TEI/{lang}/{year}/{symbol path}.xml` (the same path in every
+language), and `*.lnk` sentence link files whose groups name the documents as
+`Xml/{lang}/{year}/...xml`. The multi-way document is the path after the language.
+
+OpenSubtitles v2018 (OPUS, raw/{lang}.zip + xml/{l1}-{l2}.xml.gz): one subtitle
+file per language version, `OpenSubtitles/raw/{lang}/{year}/{imdb id}/{file id}.xml`,
+and one alignment file per language pair naming them `{lang}/{year}/{imdb}/{id}.xml.gz`.
+The multi-way document is the film (year/imdb id); a language may have several
+subtitle files for one film and different pairs may use different ones.
+OPUS calls Chinese `zh_cn`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Layout:
+    corpus: str
+    docs_dir: str  # documents live under <raw>/<docs_dir>/<code>/...
+    link_globs: tuple[str, ...]  # alignment files, relative to <raw>
+    ref_prefix: str  # what fromDoc/toDoc put before "<code>/..."
+    style: str  # "tei" (UN documents, typed links) or "opus" (subtitles, numbered links)
+    film_level: bool  # multi-way document = <year>/<imdb> directory rather than the file
+    codes: dict[str, str] = field(default_factory=dict)  # language -> code in paths
+
+    def code(self, lang: str) -> str:
+        return self.codes.get(lang, lang)
+
+    def language(self, code: str) -> str:
+        for lang, c in self.codes.items():
+            if c == code:
+                return lang
+        return code
+
+    def source(self, ref: str) -> str | None:
+        """The language-version id ("en/1990/a/45/1.xml") of a fromDoc/toDoc value,
+        or None when it does not have this corpus's form."""
+        if not ref.startswith(self.ref_prefix):
+            return None
+        source = ref[len(self.ref_prefix) :]
+        if "/" not in source or source.startswith("/") or ".." in source.split("/"):
+            return None
+        return source
+
+    def lang_of(self, source: str) -> str:
+        return self.language(source.split("/", 1)[0])
+
+    def document_of(self, source: str) -> str:
+        """The multi-way document a language version belongs to."""
+        rest = source.split("/", 1)[1]
+        if self.film_level:
+            return rest.rsplit("/", 1)[0]
+        for ext in (".gz", ".xml"):
+            if rest.endswith(ext):
+                rest = rest[: -len(ext)]
+        return rest
+
+    def path_of(self, raw_dir: Path, source: str) -> Path:
+        """The file holding a language version (OPUS names .xml.gz what the raw
+        zip stores as .xml; either is accepted)."""
+        base = raw_dir / self.docs_dir
+        plain = source[:-3] if source.endswith(".gz") else source
+        path = base / plain
+        if not path.exists() and (base / (plain + ".gz")).exists():
+            return base / (plain + ".gz")
+        return path
+
+    def ref(self, lang: str, rest: str) -> tuple[str, str]:
+        """(fromDoc/toDoc value, file path relative to docs_dir) of a language
+        version whose path after the language code is `rest` (writer side)."""
+        rel = f"{self.code(lang)}/{rest}"
+        if self.style == "opus":
+            return f"{self.ref_prefix}{rel}.gz", rel
+        return f"{self.ref_prefix}{rel}", rel
+
+    def link_files(self, raw_dir: Path) -> list[Path]:
+        found = set()
+        for pattern in self.link_globs:
+            found.update(p for p in raw_dir.glob(pattern) if p.is_file())
+        return sorted(found)
+
+    def link_file(self, raw_dir: Path, lang1: str, lang2: str) -> Path:
+        """Where the writer puts the links of one language pair."""
+        a, b = sorted([self.code(lang1), self.code(lang2)])
+        if self.style == "opus":
+            return raw_dir / "xml" / f"{a}-{b}.xml.gz"
+        return raw_dir / self.docs_dir / "links" / f"{a}_{b}.lnk"
+
+
+UNPC = Layout(
+    corpus="unpc",
+    docs_dir="UNv1.0-TEI",
+    link_globs=("**/*.lnk", "**/*.lnk.gz"),
+    ref_prefix="Xml/",
+    style="tei",
+    film_level=False,
+)
+
+OPENSUBTITLES = Layout(
+    corpus="opensubtitles",
+    docs_dir="OpenSubtitles/raw",
+    link_globs=("xml/*.xml.gz", "xml/*.xml"),
+    ref_prefix="",
+    style="opus",
+    film_level=True,
+    codes={"zh": "zh_cn"},
+)
+
+LAYOUTS = {layout.corpus: layout for layout in (UNPC, OPENSUBTITLES)}
