@@ -179,8 +179,12 @@ class World:
     def document(self, rng: random.Random, n_sentences: int, style: str = "report") -> list[Meaning]:
         """n_sentences meanings on one topic (shared entities, nouns, predicates).
         style 'report' (UN-like prose) or 'dialogue' (shorter, subtitle-like)."""
-        topic = self.topic(rng)
-        return [self.random_meaning(rng, topic=topic, style=style) for _ in range(n_sentences)]
+        topic, out = self.topic(rng), []
+        for _ in range(n_sentences):
+            # half of the sentences continue about something already mentioned
+            subject = rng.choice([p for m in out for p in m.phrases()]) if out and rng.random() < 0.5 else None
+            out.append(self.random_meaning(rng, topic=topic, style=style, subject=subject))
+        return out
 
     def document_languages(self, rng: random.Random, coverage: float) -> list[str]:
         """The languages a document exists in: two at random, each further one with probability coverage."""
@@ -217,7 +221,7 @@ class World:
             item = Phrase(noun=rng.randrange(len(sp.nouns)))
         n = rng.randint(2 if stars == 3 else 1, 4)
         if stars in (1, 5):
-            signs = [3 - stars] * n  # +1 for 5 stars, -1 for 1 star
+            signs = [1 if stars == 5 else -1] * n
         elif stars == 3:
             half = n // 2
             signs = [1] * half + [-1] * half + [0] * (n - 2 * half)
