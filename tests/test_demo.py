@@ -126,7 +126,7 @@ SCRIPTS = {
     "ar": lambda c: "\u0600" <= c <= "\u06ff",
     "en": lambda c: c.isascii() and c.isalpha(),
     "es": lambda c: c.isalpha() and (c.isascii() or "\u00c0" <= c <= "\u00ff"),
-    "fr": lambda c: c.isalpha() and (c.isascii() or "\u00c0" <= c <= "\u00ff"),
+    "fr": lambda c: c == "'" or c.isalpha() and (c.isascii() or "\u00c0" <= c <= "\u00ff"),
     "ru": lambda c: "\u0400" <= c <= "\u04ff",
     "zh": lambda c: "\u4e00" <= c <= "\u9fff",
 }
@@ -200,6 +200,8 @@ def test_zh_surface_has_no_spaces_and_latin_is_detokenised(world):
         text = world.surface(en, "en")
         assert text.split() == [t.form for t in en[:-2]] + [en[-2].form + "."]
         assert text[0].isupper()
+    negated = Meaning(subject=Phrase(noun=3), attribute=0, negated=True)
+    assert " n'est pas " in world.surface(world.render(negated, "fr"), "fr")
 
 
 def test_morphology_inflects_words(world):

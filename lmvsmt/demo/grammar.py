@@ -48,6 +48,7 @@ class Grammar:
         self.adverbs = [self._coin(rng, "ADV") for _ in range(space.n_adverbs)]
         self.designators = [self._coin(rng, "PROPN") for _ in space.designators]
         self.names: list[str] = []  # name-part forms, set by the World (shared across languages)
+        self._entity_cache: dict[int, list[Token]] = {}
 
     # ----- lexicon -------------------------------------------------------------------
     def coin(self, rng: random.Random, upos: str) -> Lexeme:
@@ -108,6 +109,11 @@ class Grammar:
 
     # ----- assembly ------------------------------------------------------------------
     def entity(self, index: int) -> list[Token]:
+        if index not in self._entity_cache:  # names are fixed once the World is built
+            self._entity_cache[index] = self._entity_tokens(index)
+        return list(self._entity_cache[index])
+
+    def _entity_tokens(self, index: int) -> list[Token]:
         e: Entity = self.space.entities[index]
         words = [self.names[p] for p in e.parts]
         if e.designator is not None:
@@ -164,6 +170,6 @@ class Grammar:
         if not self.spaced:
             return "".join(t.form for t in tokens)
         out = ""
-        for t in tokens:
-            out += t.form if (not out or t.upos == "PUNCT") else " " + t.form
+        for t in tokens:  # no space before punctuation or after an elided word (fr n')
+            out += t.form if (not out or t.upos == "PUNCT" or out.endswith("'")) else " " + t.form
         return out

@@ -13,7 +13,6 @@ languages. Function words and affixes are fixed per language; typology:
 """
 from __future__ import annotations
 
-import random
 
 from lmvsmt.demo.grammar import Grammar, Lexeme, coin_syllables
 from lmvsmt.demo.meaning import Token
@@ -170,11 +169,12 @@ class French(Grammar):
     location_adp = "à"
     function_words = {"le": "DET", "la": "DET", "les": "DET", "est": "AUX", "sont": "AUX",
                       "était": "AUX", "étaient": "AUX", "sera": "AUX", "seront": "AUX", "a": "AUX",
-                      "ont": "AUX", "ne": "ADV", "pas": "ADV", "très": "ADV", "à": "ADP", ".": "PUNCT"}
+                      "ont": "AUX", "ne": "ADV", "n'": "ADV", "pas": "ADV", "très": "ADV", "à": "ADP",
+                      ".": "PUNCT"}
     ONSETS = "b c d f g j l m n p r s t v ch br cr dr fr gr pl tr".split()
     NUCLEI = "a e i o ou eu ai au oi é".split()
     CODAS = ["", "", "n", "r", "l", "t", "c"]
-    STEM_ENDS = "d l n r t v ss ill gn rt nt".split()
+    STEM_ENDS = "d l n r t nd rt nt st".split()
     _VERB = {("present", False): "e", ("present", True): "ent", ("future", False): "era",
              ("future", True): "eront", ("participle", False): "é"}
 
@@ -220,14 +220,20 @@ class French(Grammar):
         else:
             finite, rest = [_tok(verb.stem + self._VERB[tense, plural], "VERB")], []
         if negated:
-            finite = [_tok("ne", "ADV")] + finite + [_tok("pas", "ADV")]
+            finite = self._negate(finite)
         return finite + rest
+
+    @staticmethod
+    def _negate(finite: list[Token]) -> list[Token]:
+        """ne ... pas around the finite verb, elided to n' before a vowel."""
+        ne = "n'" if finite[0].form[0] in "aeiouéè" else "ne"
+        return [_tok(ne, "ADV")] + finite + [_tok("pas", "ADV")]
 
     def predicate(self, adjective, tense, negated, intensified, plural, gender):
         copula = {"present": ("est", "sont"), "past": ("était", "étaient"), "future": ("sera", "seront")}[tense]
         out = [_tok(copula[plural], "AUX")]
         if negated:
-            out = [_tok("ne", "ADV")] + out + [_tok("pas", "ADV")]
+            out = self._negate(out)
         if intensified:
             out.append(_tok("très", "ADV"))
         return [], out + [_tok(self._adjective(adjective.stem, gender, plural), "ADJ")]
