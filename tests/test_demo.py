@@ -412,7 +412,7 @@ def test_pos_and_ner_learnable_from_word_lookup(world):
             if field == "upos":
                 assert accuracy > 0.9 and accuracy > baseline + 0.5, (lang, accuracy, baseline)
             else:
-                assert accuracy > baseline + 0.05, (lang, accuracy, baseline)
+                assert accuracy > baseline + 0.15, (lang, accuracy, baseline)
 
 
 def test_vocabulary_size_scales(world):

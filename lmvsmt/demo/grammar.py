@@ -46,12 +46,13 @@ class Grammar:
         self.verbs = [self._coin(rng, "VERB") for _ in space.verbs]
         self.adjectives = [self._coin(rng, "ADJ") for _ in space.adjectives]
         self.adverbs = [self._coin(rng, "ADV") for _ in range(space.n_adverbs)]
-        self.designators = [self._coin(rng, "PROPN") for _ in space.designators]
+        self.designators = [self._coin(rng, "PROPN", kind) for kind in space.designators]
         self.names: list[str] = []  # name-part forms, set by the World (shared across languages)
         self._entity_cache: dict[int, list[Token]] = {}
 
     # ----- lexicon -------------------------------------------------------------------
-    def coin(self, rng: random.Random, upos: str) -> Lexeme:
+    def coin(self, rng: random.Random, upos: str, kind: str | None = None) -> Lexeme:
+        """A candidate lexeme of category upos (kind: LOC/ORG for designators)."""
         raise NotImplementedError
 
     def inflections(self, upos: str, lex: Lexeme) -> set[str]:
@@ -69,9 +70,9 @@ class Grammar:
     def is_free(self, forms) -> bool:
         return all(f.casefold() not in self._taken for f in forms)
 
-    def _coin(self, rng: random.Random, upos: str) -> Lexeme:
+    def _coin(self, rng: random.Random, upos: str, kind: str | None = None) -> Lexeme:
         for _ in range(10000):
-            lex = self.coin(rng, upos)
+            lex = self.coin(rng, upos, kind)
             forms = self.inflections(upos, lex)
             if self.is_free(forms):
                 self._claim(forms, upos)

@@ -13,7 +13,6 @@ languages. Function words and affixes are fixed per language; typology:
 """
 from __future__ import annotations
 
-
 from lmvsmt.demo.grammar import Grammar, Lexeme, coin_syllables
 from lmvsmt.demo.meaning import Token
 
@@ -33,7 +32,7 @@ class English(Grammar):
     CODAS = ["", "", "b", "d", "g", "k", "l", "m", "n", "p", "r", "t", "x", "ck", "ft", "lt", "mp",
              "nd", "ng", "nk", "rk", "rn", "sh", "st", "th"]
 
-    def coin(self, rng, upos):
+    def coin(self, rng, upos, kind=None):
         n = rng.choice((1, 1, 2)) if upos in ("VERB", "ADJ") else rng.choice((1, 2, 2))
         codas = self.CODAS[2:] if upos == "VERB" else self.CODAS
         return Lexeme(coin_syllables(rng, n, self.ONSETS, self.NUCLEI, codas))
@@ -113,7 +112,7 @@ class Spanish(Grammar):
     STEM_ENDS = "b d l m n r s t v ch ll rr nd rt st nt".split()
     ARTICLES = {("m", False): "el", ("f", False): "la", ("m", True): "los", ("f", True): "las"}
 
-    def coin(self, rng, upos):
+    def coin(self, rng, upos, kind=None):
         n = rng.choice((1, 2, 2)) if upos != "VERB" else rng.choice((1, 1, 2))
         stem = coin_syllables(rng, n, self.ONSETS, self.NUCLEI, self.STEM_ENDS)
         return Lexeme(stem, rng.choice("mf"))
@@ -178,7 +177,7 @@ class French(Grammar):
     _VERB = {("present", False): "e", ("present", True): "ent", ("future", False): "era",
              ("future", True): "eront", ("participle", False): "é"}
 
-    def coin(self, rng, upos):
+    def coin(self, rng, upos, kind=None):
         n = rng.choice((1, 2, 2))
         ends = self.CODAS if upos in ("NOUN", "PROPN") else self.STEM_ENDS
         return Lexeme(coin_syllables(rng, n, self.ONSETS, self.NUCLEI, ends), rng.choice("mf"))
@@ -263,7 +262,7 @@ class Russian(Grammar):
     _VERB = {("present", False): "ет", ("present", True): "ют", ("past", False): "ал",
              ("past", True): "али", ("infinitive", False): "ать"}
 
-    def coin(self, rng, upos):
+    def coin(self, rng, upos, kind=None):
         n = rng.choice((1, 2, 2))
         return Lexeme(coin_syllables(rng, n, self.ONSETS, self.NUCLEI, self.FINALS))
 
@@ -342,7 +341,7 @@ class Arabic(Grammar):
                  "PROPN": ("CCaC", "CaCiC", "CuCaC")}
     DEF = "ال"
 
-    def coin(self, rng, upos):
+    def coin(self, rng, upos, kind=None):
         template = rng.choice(self.TEMPLATES[upos])
         stem = "".join(rng.choice(_ARABIC_CONSONANTS) if c == "C" else _ARABIC_LONG[c] for c in template)
         return Lexeme(stem)
@@ -427,8 +426,11 @@ _HAN_POOL = (
     "闲富贫强弱真假善恶正反同异难易安危亮净脏甜苦酸辣软硬干湿圆方直弯厚薄宽窄金银铜铁钱票价值文字语词句"
     "章节课题图表号码信息网站线条件事情物品工具机器表钟灯桌椅床柜箱包盒瓶杯碗盘刀剑弓箭枪炮兵将军官员"
 )
-# Content characters exclude name and function characters, so each kind of word is recognisable.
-_HAN_CONTENT = sorted(set(_HAN_POOL) - set(_HAN_SYLLABLES.values()) - set("".join(_HAN_FUNCTION)))
+# Designators ("Port", "Bank") use their own characters, like 市/港/局 in real names.
+_HAN_DESIGNATOR = {"LOC": "市港州县镇湾峡洲", "ORG": "社局署院所司团盟部厅处组"}
+# Content characters exclude name, designator and function characters, so each kind of word is recognisable.
+_HAN_CONTENT = sorted(set(_HAN_POOL) - set(_HAN_SYLLABLES.values()) - set("".join(_HAN_FUNCTION))
+                      - set("".join(_HAN_DESIGNATOR.values())))
 
 
 class Chinese(Grammar):
@@ -441,9 +443,10 @@ class Chinese(Grammar):
     location_adp = "在"
     function_words = _HAN_FUNCTION
 
-    def coin(self, rng, upos):
+    def coin(self, rng, upos, kind=None):
         length = {"NOUN": 2, "ADV": 2}.get(upos) or rng.choice((1, 2))
-        return Lexeme("".join(rng.choice(_HAN_CONTENT) for _ in range(length)))
+        pool = _HAN_DESIGNATOR[kind] if upos == "PROPN" else _HAN_CONTENT
+        return Lexeme("".join(rng.choice(pool) for _ in range(length)))
 
     def inflections(self, upos, lex):
         return {lex.stem}
