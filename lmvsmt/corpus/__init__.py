@@ -4,10 +4,10 @@ documents to language pairs, train/valid/test splits, document-level text and
 line-aligned bitexts, and the Table 6 statistics.
 
 Modules: documents (sentence XML, read and write), links (cesAlign link groups,
-read and write), formats (where each release keeps what), build (scan, allocate,
+read and write), formats (where each release keeps what), pipeline (scan, allocate,
 write), synthetic (the demo's sources), real (downloads and unpacking).
 """
-from lmvsmt.corpus.build import (
+from lmvsmt.corpus.pipeline import (
     BITEXT_PATTERN,
     DOC_PATTERN,
     SPLITS,

@@ -68,6 +68,7 @@ class Scan:
     cand_pair: list[str] = field(default_factory=list)
     cand_links: list[int] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
+    link_files: list[Path] = field(default_factory=list)
     bad: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, where, reason)
 
     def intern(self, table: dict[str, int], key: str) -> int:
@@ -85,7 +86,7 @@ def scan(layout: Layout, raw_dir: Path, languages: Sequence[str]) -> Scan:
     wanted = set(languages)
     result = Scan()
     seen: set[tuple[int, int]] = set()
-    files = layout.link_files(raw_dir)
+    files = result.link_files = layout.link_files(raw_dir)
     if not files:
         raise CorpusError(f"{raw_dir}: no alignment files ({', '.join(layout.link_globs)}) for {layout.corpus}")
     for path in tqdm(files, desc=f"{layout.corpus}: scan links", unit="file", mininterval=10, file=sys.stderr):
@@ -235,7 +236,7 @@ def build(
         for indices in allocation.chosen(use == "capped").values()
         for i in indices
     }
-    counts = write_corpus(layout, raw_dir, out_dir, languages, result.sources, chosen)
+    counts = write_corpus(layout, raw_dir, out_dir, languages, result, chosen)
 
     stats = _stats(result, allocation, pairs, counts, unit, use)
     with atomic_write(out_dir / "stats.tsv") as fh:
@@ -249,8 +250,9 @@ def build(
     return {"counts": counts, "scan": result.counts, "cap": allocation.cap, "rows": stats}
 
 
-def write_corpus(layout, raw_dir, out_dir, languages, sources, chosen) -> Counter:
+def write_corpus(layout, raw_dir, out_dir, languages, result: Scan, chosen) -> Counter:
     """Pass 2: stream the link files again and write the chosen groups."""
+    sources = result.sources
     counts: Counter = Counter()
     remaining = dict(chosen)
     with contextlib.ExitStack() as stack:
@@ -259,7 +261,7 @@ def write_corpus(layout, raw_dir, out_dir, languages, sources, chosen) -> Counte
             handles[path.relative_to(out_dir).as_posix()] = stack.enter_context(atomic_write(path))
         started = set()  # document files that already hold a document
         progress = tqdm(total=len(remaining), desc=f"{layout.corpus}: write", unit="bitext", mininterval=10, file=sys.stderr)
-        for path in layout.link_files(raw_dir):
+        for path in result.link_files:
             if not remaining:
                 break
             for group in iter_link_groups(path):
@@ -308,7 +310,7 @@ def _write_group(layout, raw_dir, group, source_a, source_b, split, handles, sta
         started.add(name)
         counts[("doc_sentences", split)] += len(doc)
         counts[("doc_sentences", f"{split}/{lang}")] += len(doc)
-        counts[("documents", f"{split}/{lang}")] += 1
+        counts[("documents_written", f"{split}/{lang}")] += 1
     if bitext_a:
         for lang, lines in ((lang_a, bitext_a), (lang_b, bitext_b)):
             name = BITEXT_PATTERN.format(split=split, lang1=lang_a, lang2=lang_b, side=lang)
@@ -338,8 +340,9 @@ def _stats(result: Scan, allocation, pairs, counts: Counter, unit: str, use: str
         rows.append((key, "all", str(result.counts[key])))
     rows.append(("uniquely_paired", "all", str(allocation.unique)))
     rows.append(("cap", "all", str(allocation.cap)))
+    candidates = Counter(result.cand_pair)
     for pair in pairs:
-        rows.append(("candidates", pair, str(sum(1 for p in result.cand_pair if p == pair))))
+        rows.append(("candidates", pair, str(candidates[pair])))
         rows.append(("allocated_uncapped", pair, str(len(allocation.uncapped[pair]))))
         rows.append(("allocated_capped", pair, str(len(allocation.capped[pair]))))
     for split in SPLITS:
