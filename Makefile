@@ -12,7 +12,7 @@ STAMP    := $(VENV)/.installed-$(REQ_HASH)
 CORES    ?= $(shell nproc)
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint clean-venv
+.PHONY: setup sysdeps demo test lint clean-venv
 
 setup: $(STAMP)
 
@@ -31,11 +31,24 @@ $(STAMP):
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-demo: setup
+demo: setup sysdeps
 	$(BIN)/snakemake --cores $(CORES)
 
-test: setup
+test: setup sysdeps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# pdflatex compiles results/tables/tables.pdf (and its test). Debian's texlive is
+# installed only when pdflatex is missing and we are root (CI: about 45 s);
+# otherwise this says what to install and the PDF test is skipped.
+TEX_PKGS := texlive-latex-base texlive-latex-recommended
+sysdeps:
+	@if command -v pdflatex >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing $(TEX_PKGS) for pdflatex"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEX_PKGS) >/dev/null; \
+	else \
+		echo "pdflatex is missing: install $(TEX_PKGS) (apt-get install --no-install-recommends ...)" >&2; \
+	fi
 
 lint: setup
 	$(BIN)/snakemake --lint
