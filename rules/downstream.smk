@@ -5,27 +5,18 @@ import re
 import sys
 
 from lmvsmt.config import ConfigError
+from lmvsmt.downstream import common as ds_common
 from lmvsmt.downstream import demo as ds_demo
 from lmvsmt.downstream import sources as ds_sources
 
 DS = config["downstream"]
 DS_RAW = f"{RESULTS}/downstream/raw"
-DS_MANIFEST = DS_RAW + "/{task}/{lang}/source.json"
-DS_OUT = RESULTS + "/downstream/{task}/{lang}"
+DS_MANIFEST = f"{DS_RAW}/{{task}}/{{lang}}/source.json"
+DS_OUT = f"{RESULTS}/downstream/{{task}}/{{lang}}"
 DS_LOCK = f"{RESULTS}/downloads.lock"
 
 
-def ds_split_files(task, lang):
-    suffix = "conll" if task in ("NER", "POS") else "tsv"
-    return [f"{RESULTS}/downstream/{task}/{lang}/{split}.{suffix}" for split in ("train", "valid", "test")]
-
-
-def ds_final_targets():
-    files = [f for task in TASKS for lang in LANGUAGES for f in ds_split_files(task, lang)]
-    return files + [f"{RESULTS}/stats/table7.tsv"]
-
-
-FINAL_TARGETS.append(ds_final_targets)
+FINAL_TARGETS.append(lambda: ds_common.final_targets(RESULTS, TASKS, LANGUAGES))
 
 
 if DS["source"] == "real":
@@ -37,7 +28,7 @@ if DS["source"] == "real":
 
     rule downstream_archive:
         output:
-            DS_RAW + "/archives/{archive}",
+            f"{DS_RAW}/archives/{{archive}}",
         wildcard_constraints:
             archive="|".join(re.escape(a) for a in DS_ARCHIVES) or "(?!)",
         params:
@@ -63,7 +54,6 @@ if DS["source"] == "real":
         params:
             # the whole source entry, so that editing it downloads again
             entry=lambda wildcards: json.dumps(DS_ENTRIES[(wildcards.task, wildcards.lang)], sort_keys=True),
-            archive_dir=f"{DS_RAW}/archives",
             lockfile=DS_LOCK,
         log:
             logpath("downstream_fetch", "{task}/{lang}"),
@@ -84,7 +74,6 @@ else:
             sizes=ds_demo.sizes_from_config(config),
             tasks=TASKS,
             languages=LANGUAGES,
-            raw_root=DS_RAW,
         log:
             logpath("downstream_demo"),
         benchmark:
@@ -99,10 +88,10 @@ rule downstream_prepare_token:
     input:
         DS_MANIFEST,
     output:
-        train=DS_OUT + "/train.conll",
-        valid=DS_OUT + "/valid.conll",
-        test=DS_OUT + "/test.conll",
-        meta=DS_OUT + "/meta.json",
+        train=f"{DS_OUT}/train.conll",
+        valid=f"{DS_OUT}/valid.conll",
+        test=f"{DS_OUT}/test.conll",
+        meta=f"{DS_OUT}/meta.json",
     wildcard_constraints:
         task="NER|POS",
     params:
@@ -122,17 +111,17 @@ rule downstream_prepare_token:
 
 use rule downstream_prepare_token as downstream_prepare_sentence with:
     output:
-        train=DS_OUT + "/train.tsv",
-        valid=DS_OUT + "/valid.tsv",
-        test=DS_OUT + "/test.tsv",
-        meta=DS_OUT + "/meta.json",
+        train=f"{DS_OUT}/train.tsv",
+        valid=f"{DS_OUT}/valid.tsv",
+        test=f"{DS_OUT}/test.tsv",
+        meta=f"{DS_OUT}/meta.json",
     wildcard_constraints:
         task="SA|NLI",
 
 
 rule downstream_table7:
     input:
-        expand(DS_OUT + "/meta.json", task=TASKS, lang=LANGUAGES),
+        expand(f"{DS_OUT}/meta.json", task=TASKS, lang=LANGUAGES),
     output:
         f"{RESULTS}/stats/table7.tsv",
     log:

@@ -77,6 +77,13 @@ def split_path(out_dir: str | Path, task: str, split: str) -> Path:
     return Path(out_dir) / f"{split}.{SUFFIX[task]}"
 
 
+def final_targets(results: str, tasks: Sequence[str], languages: Sequence[str]) -> list[str]:
+    """Every split file of the configured tasks and languages, and the Table 7 data."""
+    files = [str(split_path(f"{results}/downstream/{task}/{lang}", task, split))
+             for task in tasks for lang in languages for split in SPLITS]
+    return files + [f"{results}/stats/table7.tsv"]
+
+
 def write_split(path: str | Path, task: str, examples: Sequence[Example]) -> None:
     """Write one split in the common format, atomically."""
     with atomic_write(path) as fh:

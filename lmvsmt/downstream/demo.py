@@ -20,8 +20,6 @@ from lmvsmt.downstream.sources import write_manifest
 
 log = logging.getLogger(__name__)
 
-#: Used when the config has no `demo.downstream_sizes` (the world's schema owns that key).
-DEFAULT_SIZES = {"train": 600, "valid": 100, "test": 100}
 AMAZON_LANGS = ("en", "es", "fr", "zh")
 SA_CLASSES = {
     # classes and the star ratings a demo review of that class gets
@@ -33,7 +31,8 @@ MAX_TRIES = 50  # draws per wanted example before giving up on finding unique in
 
 
 def sizes_from_config(config: dict) -> dict[str, int]:
-    sizes = (config.get("demo") or {}).get("downstream_sizes") or DEFAULT_SIZES
+    """Examples per split of every demo dataset (`demo.downstream_sizes`)."""
+    sizes = config["demo"]["downstream_sizes"]
     return {name: int(sizes[name]) for name in SPLITS}
 
 
@@ -135,18 +134,15 @@ def _chunks(items: list, parts: int) -> list[list]:
 
 
 def world_params(config: dict) -> dict:
-    """The arguments of the demo world (its seed, languages and vocabulary scale)."""
-    demo = config.get("demo") or {}
-    params = {"seed": demo.get("seed", 1), "languages": list(config["languages"])}
-    if "vocab_scale" in demo:
-        params["vocab_scale"] = demo["vocab_scale"]
-    return params
+    """What the demo world depends on (its rerun trigger): seed, vocabulary scale, languages."""
+    demo = config["demo"]
+    return {"seed": demo["seed"], "vocab_scale": demo["vocab_scale"], "languages": list(config["languages"])}
 
 
 def make_world(config: dict):
-    from lmvsmt.demo import World  # the world engineer's module; imported only for the demo
+    from lmvsmt.demo import world_from_config  # imported only when the demo runs
 
-    return World(**world_params(config))
+    return world_from_config(config)
 
 
 def generate(config: dict, raw_root: str | Path, tasks: Sequence[str], languages: Sequence[str],
@@ -155,7 +151,7 @@ def generate(config: dict, raw_root: str | Path, tasks: Sequence[str], languages
     {raw_root}/{task}/{lang}/; return the manifest paths."""
     raw_root = Path(raw_root)
     sizes = sizes_from_config(config)
-    seed = (config.get("demo") or {}).get("seed", 1)
+    seed = config["demo"]["seed"]
     world = world if world is not None else make_world(config)
     manifests = []
     for task in tasks:

@@ -117,17 +117,17 @@ def fetch_archive(url: str, dest: str | Path, lockfile: str | Path, key: str) ->
     return fetch(url, dest, lockfile=lockfile, key=key)
 
 
-def fetch_raw(entry: dict, task: str, lang: str, raw_dir: str | Path, archive_dir: str | Path,
+def fetch_raw(entry: dict, task: str, lang: str, raw_dir: str | Path, archive_dir: str | Path | None,
               lockfile: str | Path) -> Path:
     """Download (or extract) every file of a source entry into `raw_dir` and write its
-    manifest last; return the manifest path."""
-    raw_dir, archive_dir = Path(raw_dir), Path(archive_dir)
+    manifest last; return the manifest path. Archives go to `archive_dir`."""
+    raw_dir = Path(raw_dir)
     raw_dir.mkdir(parents=True, exist_ok=True)
     files = []
     for i, spec in enumerate(entry["files"]):
         key = f"{entry_key(task, lang)}.files[{i}].url"
         if "member" in spec:
-            archive = fetch(spec["url"], archive_dir / url_basename(spec["url"]), lockfile=lockfile, key=key)
+            archive = fetch(spec["url"], Path(archive_dir) / url_basename(spec["url"]), lockfile=lockfile, key=key)
             names = extract(archive, spec["member"], raw_dir, name=spec.get("name"),
                             exclude=spec.get("exclude", ()), key=key)
         else:
