@@ -63,6 +63,7 @@ MULTICONER = (
     "\n"
     "# id 7b6f1ad1-0000-4000-8000-000000000000\tdomain=en\n"
     "\u00a0 _ _ B-Artist\n"          # a whitespace-only token: dropped, the entity still starts with B
+    " _ _ O\n"                        # an empty token: dropped
     "bowie _ _ I-Artist\n"
     "_ _ _ O\n"
     "\n"
@@ -107,11 +108,15 @@ CONLLU = (
     "5.1\tva\tir\tVERB\t_\t_\t_\t_\t1:conj\t_\n"
     "6\t.\t.\tPUNCT\t_\t_\t1\tpunct\t_\t_\n"
     "\n"
+    "# sent_id = GUM_reddit_1\n"       # text withheld by the release: left out
+    "1\t_\t_\tPRON\t_\t_\t2\tnsubj\t_\t_\n"
+    "2\t_\t_\tVERB\t_\t_\t0\troot\t_\t_\n"
+    "\n"
     "1\t1 000\t1000\tNUM\t_\t_\t0\troot\t_\t_\n"
 )
 
 
-def test_conllu_keeps_syntactic_words_and_skips_ranges_and_empty_nodes(tmp_path):
+def test_conllu_keeps_syntactic_words_and_skips_ranges_empty_nodes_and_withheld_text(tmp_path):
     got = read(write(tmp_path, "es_gsd-ud-train.conllu", CONLLU), "conllu", "es")
     assert got == [
         TokenExample(("Vamos", "nos", "a", "el", "mar", "."), ("VERB", "PRON", "ADP", "DET", "NOUN", "PUNCT")),

@@ -45,7 +45,7 @@ XNLI_COLUMNS = [
     "sentence2_parse", "sentence1", "sentence2", "promptID", "pairID", "genre", "label1", "label2",
     "label3", "label4", "label5", "sentence1_tokenized", "sentence2_tokenized", "match",
 ]
-_MULTICONER_TOKEN = re.compile(r"(.+?)[ \t]+_[ \t]+_[ \t]+(\S+)")
+_MULTICONER_SEPARATOR = " _ _ "
 _TWO_COLUMNS = re.compile(r"(.+?)[ \t]+(\S+)")
 _CONLLU_WORD = re.compile(r"[1-9][0-9]*")
 _CONLLU_RANGE = re.compile(r"[1-9][0-9]*-[1-9][0-9]*")
@@ -193,18 +193,19 @@ def read_multiconer_conll(path: Path, lang: str, fixes: Fixes) -> Iterator[Token
     tokens: list[str] = []
     tags: list[str] = []
     for number, line in _lines(path):
-        if not line.strip() or line.startswith("# id"):
+        if not line.strip() or line.lstrip().startswith("# id"):
             if tokens:
                 example = _ner_sentence(tokens, tags)
                 if example is not None:
                     yield example
                 tokens, tags = [], []
             continue
-        match = _MULTICONER_TOKEN.fullmatch(line)
-        if match is None:
+        if _MULTICONER_SEPARATOR not in line:
             raise DataError(f"{path}:{number}: expected 'token _ _ TAG', found {line[:60]!r}")
-        tokens.append(match.group(1))
-        tags.append(_bio(match.group(2), fixes, f"{path}:{number}"))
+        # split at the last separator, as the dataset's own loader does: a token may be "_"
+        token, tag = line.rsplit(_MULTICONER_SEPARATOR, 1)
+        tokens.append(token)
+        tags.append(_bio(tag.strip(), fixes, f"{path}:{number}"))
     if tokens:
         example = _ner_sentence(tokens, tags)
         if example is not None:
@@ -259,16 +260,17 @@ def write_aqmar_conll(path: Path, examples: Sequence[TokenExample], lang: str) -
 def read_conllu(path: Path, lang: str, fixes: Fixes) -> Iterator[TokenExample]:
     """Universal Dependencies CoNLL-U: the syntactic words of each sentence with their
     UPOS. Multi-word token ranges (`1-2`) are skipped and their words kept; empty
-    nodes (`1.1`) are skipped."""
+    nodes (`1.1`) are skipped. Sentences whose text is withheld (every FORM is `_`,
+    as in GUM's Reddit documents) are left out."""
     known = {tag: tag for tag in UPOS_LABELS}
     forms: list[str] = []
     tags: list[str] = []
     for number, line in _lines(path):
         where = f"{path}:{number}"
         if not line.strip():
-            if forms:
+            if forms and set(forms) != {"_"}:
                 yield TokenExample(tuple(forms), tuple(tags))
-                forms, tags = [], []
+            forms, tags = [], []
             continue
         if line.startswith("#"):
             continue
@@ -287,7 +289,7 @@ def read_conllu(path: Path, lang: str, fixes: Fixes) -> Iterator[TokenExample]:
             raise DataError(f"{where}: empty FORM")
         forms.append(form)
         tags.append(_label(cols[3], fixes, known, where))
-    if forms:
+    if forms and set(forms) != {"_"}:
         yield TokenExample(tuple(forms), tuple(tags))
 
 
