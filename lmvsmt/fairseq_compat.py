@@ -1,0 +1,84 @@
+"""Every workaround lmvsmt needs to run fairseq 0.12 with today's numpy and torch.
+
+fairseq 0.12 is unmaintained; keeping its quirks here means the rest of the code
+calls fairseq as documented and a future fairseq only needs this module changed.
+
+- numpy >= 2 breaks fairseq's data code (removed aliases, changed casting): checked.
+- torch >= 2.6 loads checkpoints with weights_only=True by default, which refuses
+  fairseq checkpoints (they pickle argparse/omegaconf objects). Our checkpoints are our
+  own files, so loading them in full is safe: TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1.
+- transformer_lm's --decoder-input-dim/--decoder-output-dim default to 512 whatever
+  --decoder-embed-dim says, which breaks any other hidden size: pass them explicitly.
+- fairseq drops the last batch of an epoch whose size is not a multiple of
+  --required-batch-size-multiple (default 8): a small validation set becomes empty
+  and training fails. We ask for multiples of 1.
+- --bf16 is refused: fairseq 0.12 has no bf16 path for these models worth trusting
+  (its mixed-precision optimisers assume fp16 loss scaling); use --fp16 or --amp.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Iterator, Sequence
+
+_NO_WEIGHTS_ONLY = "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"
+
+
+class FairseqCompatError(RuntimeError):
+    """The environment or a command line cannot work with fairseq 0.12."""
+
+
+def check_numpy() -> None:
+    import numpy
+
+    major = int(numpy.__version__.split(".")[0])
+    if major >= 2:
+        raise FairseqCompatError(
+            f"fairseq 0.12 needs numpy<2 but numpy {numpy.__version__} is installed: "
+            "pip install -c requirements/constraints.txt 'numpy<2'"
+        )
+
+
+def allow_full_checkpoint_loading() -> None:
+    """Let torch.load read fairseq checkpoints in full for the rest of this process
+    (training processes: fairseq itself calls torch.load when it resumes)."""
+    os.environ[_NO_WEIGHTS_ONLY] = "1"
+
+
+@contextlib.contextmanager
+def full_checkpoint_loading() -> Iterator[None]:
+    """The same for the duration of a block (loading a model for evaluation)."""
+    old = os.environ.get(_NO_WEIGHTS_ONLY)
+    os.environ[_NO_WEIGHTS_ONLY] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(_NO_WEIGHTS_ONLY, None)
+        else:
+            os.environ[_NO_WEIGHTS_ONLY] = old
+
+
+def prepare() -> None:
+    """Call before importing fairseq in a process that trains or loads models."""
+    check_numpy()
+    allow_full_checkpoint_loading()
+
+
+def transformer_lm_dims(embed_dim: int) -> list[str]:
+    """Flags that make transformer_lm's input/output projections match the hidden size."""
+    return ["--decoder-input-dim", str(embed_dim), "--decoder-output-dim", str(embed_dim)]
+
+
+def batching_flags() -> list[str]:
+    """Keep every batch, whatever its size (see the module docstring)."""
+    return ["--required-batch-size-multiple", "1"]
+
+
+def check_argv(argv: Sequence[str]) -> None:
+    """Refuse fairseq flags known not to work with fairseq 0.12 here."""
+    if any(a == "--bf16" or a.startswith("--bf16=") for a in argv):
+        raise FairseqCompatError(
+            "--bf16 is not supported with fairseq 0.12 (lmvsmt.fairseq_compat): "
+            "set pretrain.precision to fp16 or amp (GPU) or fp32"
+        )

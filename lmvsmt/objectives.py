@@ -1,0 +1,272 @@
+"""The five pretraining objectives as fairseq-train command lines.
+
+One builder per objective turns the validated `pretrain` config (the authors'
+values are the schema defaults) into the exact argv of `fairseq-train`:
+
+  2-LM  denoising                        on BART (mask spans, reconstruct)
+  2-MT  translation_multi_simple_epoch   on BART (source language token on the
+        encoder, target language token on the decoder, all directions)
+  CLM   language_modeling + transformer_lm over documents
+  TLM   language_modeling + transformer_lm over "sentence __tgt__ translation"
+  MLM   masked_lm (RoBERTa-style dynamic masking; the authors' arch masked_lm)
+
+"Batch" is counted in sequences per optimizer update (token blocks for the LM
+objectives and 2-LM, sentence pairs for 2-MT):
+  global_batch = batch_size (per GPU) x processes x update_freq
+and update_freq is derived from the processes actually allocated.
+
+This module imports neither torch nor fairseq, so the Snakefile can print the
+planned commands in a dry run.
+"""
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from typing import Callable
+
+from lmvsmt import fairseq_compat
+from lmvsmt.config import ConfigError
+
+OBJECTIVES = ("2-LM", "2-MT", "CLM", "MLM", "TLM")
+DOUBLE_STACK = ("2-LM", "2-MT")
+
+# Binarized data each objective reads (path contract, issue 4).
+DATASET = {"2-LM": "documents", "2-MT": "bitext", "CLM": "documents", "MLM": "documents", "TLM": "tlm"}
+
+# Fixed plumbing, not hyper-parameters: checkpoints and validations happen every
+# save_interval_updates only (epochs are short at demo size and uneven across
+# objectives), and epoch checkpoints would pile up over 600k updates.
+_NEVER = "1000000000"
+
+
+@dataclass
+class Command:
+    """A planned fairseq-train invocation."""
+
+    objective: str
+    argv: list[str]
+    world_size: int
+    update_freq: int
+    gpu: bool
+    notes: list[str] = field(default_factory=list)
+
+    def shell(self) -> str:
+        return shlex.join(self.argv)
+
+
+class PlannedCommand:
+    """A command line for display (Snakemake's message in a dry run). Not a str on
+    purpose: Snakemake leaves params of non-builtin types out of its rerun trigger,
+    and the planned command changes with the launcher (GPUs, update_freq), which
+    must not retrain a model whose training settings did not change."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def hyperparameters(pcfg: dict, objective: str) -> dict:
+    return dict(pcfg["objectives"][objective])
+
+
+def model_size(pcfg: dict, objective: str) -> dict:
+    """The preset's size for `objective`, with the per-objective `sizes` overrides."""
+    size = dict(pcfg["presets"][pcfg["preset"]][objective])
+    size.update(pcfg["sizes"].get(objective, {}))
+    where = f"pretrain.presets.{pcfg['preset']}.{objective} / pretrain.sizes.{objective}"
+    needed = ("encoder_layers", "decoder_layers") if objective in DOUBLE_STACK else ("layers",)
+    for key in needed + ("embed_dim", "ffn_dim", "attention_heads"):
+        if key not in size:
+            raise ConfigError(f"config error: {where}: missing {key!r}")
+    if size["embed_dim"] % size["attention_heads"]:
+        raise ConfigError(
+            f"config error: {where}: embed_dim {size['embed_dim']} is not divisible by "
+            f"attention_heads {size['attention_heads']}"
+        )
+    return size
+
+
+def update_freq(global_batch: int, batch_size: int, world_size: int, objective: str = "") -> int:
+    """Gradient-accumulation steps so that batch_size x world_size x update_freq = global_batch."""
+    per_step = batch_size * world_size
+    if global_batch % per_step:
+        raise ConfigError(
+            f"config error: pretrain.global_batch {global_batch} is not a multiple of "
+            f"pretrain.objectives.{objective}.batch_size {batch_size} x {world_size} processes; "
+            "change one of them (or the GPUs allocated)"
+        )
+    return global_batch // per_step
+
+
+def lang_pairs(languages: list[str], hp: dict) -> list[str]:
+    """Translation directions: every ordered pair of the languages, or the configured list."""
+    if hp["lang_pairs"] == "all":
+        return [f"{a}-{b}" for a in languages for b in languages if a != b]
+    for pair in hp["lang_pairs"]:
+        src, tgt = pair.split("-")
+        if src not in languages or tgt not in languages or src == tgt:
+            raise ConfigError(
+                f"config error: pretrain.objectives.2-MT.lang_pairs: {pair!r} is not a pair of two "
+                f"different configured languages ({', '.join(languages)})"
+            )
+    return list(hp["lang_pairs"])
+
+
+def _flag(name: str, value) -> list[str]:
+    return [f"--{name}", str(value)]
+
+
+def _optimisation(hp: dict, pcfg: dict) -> list[str]:
+    betas = f"({hp['adam_betas'][0]}, {hp['adam_betas'][1]})"
+    args = ["--optimizer", "adam", *_flag("adam-betas", betas), *_flag("adam-eps", hp["adam_eps"]),
+            *_flag("weight-decay", hp["weight_decay"]), *_flag("clip-norm", hp["clip_norm"]),
+            *_flag("lr", hp["lr"]), *_flag("lr-scheduler", hp["lr_scheduler"]),
+            *_flag("warmup-updates", hp["warmup_updates"])]
+    if hp["lr_scheduler"] == "polynomial_decay":
+        args += _flag("total-num-update", pcfg["max_update"])
+    args += _flag("dropout", hp["dropout"])
+    if hp.get("attention_dropout") is not None:
+        args += _flag("attention-dropout", hp["attention_dropout"])
+    if hp.get("criterion"):
+        args += _flag("criterion", hp["criterion"])
+    if hp.get("label_smoothing") is not None and hp["criterion"] == "label_smoothed_cross_entropy":
+        args += _flag("label-smoothing", hp["label_smoothing"])
+    return args
+
+
+def _bart_size(size: dict) -> list[str]:
+    args = []
+    for side in ("encoder", "decoder"):
+        args += [*_flag(f"{side}-layers", size[f"{side}_layers"]), *_flag(f"{side}-embed-dim", size["embed_dim"]),
+                 *_flag(f"{side}-ffn-embed-dim", size["ffn_dim"]),
+                 *_flag(f"{side}-attention-heads", size["attention_heads"])]
+    return args
+
+
+def _bart_common(hp: dict) -> list[str]:
+    args = _flag("arch", hp["arch"])
+    if hp["layernorm_embedding"]:
+        args.append("--layernorm-embedding")
+    if hp["normalize_before"]:
+        args += ["--encoder-normalize-before", "--decoder-normalize-before"]
+    return args
+
+
+def _denoising(hp: dict, size: dict, ctx: dict) -> list[str]:
+    return ["--task", "denoising", *_bart_common(hp), *_bart_size(size),
+            *_flag("tokens-per-sample", hp["tokens_per_sample"]),
+            *_flag("sample-break-mode", hp["sample_break_mode"]),
+            *_flag("mask", hp["mask"]), *_flag("mask-random", hp["mask_random"]),
+            *_flag("mask-length", hp["mask_length"]), *_flag("poisson-lambda", hp["poisson_lambda"]),
+            *_flag("replace-length", hp["replace_length"]), *_flag("rotate", hp["rotate"]),
+            *_flag("insert", hp["insert"])]
+
+
+def _translation(hp: dict, size: dict, ctx: dict) -> list[str]:
+    args = ["--task", "translation_multi_simple_epoch", *_bart_common(hp), *_bart_size(size),
+            "--encoder-langtok", "src", "--decoder-langtok",
+            *_flag("lang-pairs", ",".join(ctx["lang_pairs"])),
+            *_flag("sampling-method", hp["sampling_method"]),
+            *_flag("max-source-positions", hp["max_positions"]),
+            *_flag("max-target-positions", hp["max_positions"])]
+    if hp["sampling_method"] == "temperature":
+        args += _flag("sampling-temperature", hp["sampling_temperature"])
+    return args
+
+
+def _language_model(hp: dict, size: dict, ctx: dict) -> list[str]:
+    return ["--task", "language_modeling", *_flag("arch", hp["arch"]),
+            *_flag("decoder-layers", size["layers"]), *_flag("decoder-embed-dim", size["embed_dim"]),
+            *fairseq_compat.transformer_lm_dims(size["embed_dim"]),
+            *_flag("decoder-ffn-embed-dim", size["ffn_dim"]),
+            *_flag("decoder-attention-heads", size["attention_heads"]),
+            *_flag("tokens-per-sample", hp["tokens_per_sample"]),
+            *_flag("sample-break-mode", hp["sample_break_mode"])]
+
+
+def _masked_lm(hp: dict, size: dict, ctx: dict) -> list[str]:
+    args = ["--task", "masked_lm", *_flag("arch", hp["arch"]),
+            *_flag("encoder-layers", size["layers"]), *_flag("encoder-embed-dim", size["embed_dim"]),
+            *_flag("encoder-ffn-embed-dim", size["ffn_dim"]),
+            *_flag("encoder-attention-heads", size["attention_heads"]),
+            *_flag("tokens-per-sample", hp["tokens_per_sample"]),
+            *_flag("sample-break-mode", hp["sample_break_mode"]),
+            *_flag("mask-prob", hp["mask_prob"]), *_flag("leave-unmasked-prob", hp["leave_unmasked_prob"]),
+            *_flag("random-token-prob", hp["random_token_prob"])]
+    if hp["arch"] == "roberta":
+        args += _flag("max-positions", hp["tokens_per_sample"])
+    return args
+
+
+BUILDERS: dict[str, Callable[[dict, dict, dict], list[str]]] = {
+    "2-LM": _denoising,
+    "2-MT": _translation,
+    "CLM": _language_model,
+    "TLM": _language_model,
+    "MLM": _masked_lm,
+}
+
+
+def build(objective: str, config: dict, data_dir: str, save_dir: str, world_size: int = 1, gpu: bool = True,
+          pairs: list[str] | None = None) -> Command:
+    """The fairseq-train command of `objective` for `world_size` processes.
+
+    `gpu` False plans a CPU run (--cpu, fp32); `pairs` replaces the 2-MT directions
+    (the launcher drops directions without training data)."""
+    if objective not in BUILDERS:
+        raise ConfigError(f"config error: unknown objective {objective!r} (allowed: {', '.join(OBJECTIVES)})")
+    pcfg = config["pretrain"]
+    hp = hyperparameters(pcfg, objective)
+    size = model_size(pcfg, objective)
+    freq = update_freq(pcfg["global_batch"], hp["batch_size"], world_size, objective)
+    ctx = {"lang_pairs": pairs if pairs is not None else
+           (lang_pairs(config["languages"], hp) if objective == "2-MT" else [])}
+    argv = ["fairseq-train", str(data_dir), *BUILDERS[objective](hp, size, ctx), *_optimisation(hp, pcfg)]
+    argv += [*_flag("batch-size", hp["batch_size"]), *_flag("update-freq", freq), *fairseq_compat.batching_flags()]
+    if hp.get("max_tokens"):
+        argv += _flag("max-tokens", hp["max_tokens"])
+    argv += [*_flag("max-update", pcfg["max_update"]), *_flag("seed", pcfg["seed"]),
+             *_flag("save-dir", save_dir),
+             *_flag("save-interval-updates", pcfg["save_interval_updates"]),
+             *_flag("keep-interval-updates", pcfg["keep_interval_updates"]),
+             "--no-epoch-checkpoints", *_flag("save-interval", _NEVER), *_flag("validate-interval", _NEVER),
+             "--skip-invalid-size-inputs-valid-test",
+             "--no-progress-bar", "--log-format", "json", *_flag("log-interval", pcfg["log_interval"]),
+             *_flag("num-workers", pcfg["num_workers"]),
+             *_flag("distributed-world-size", world_size), *_flag("ddp-backend", hp["ddp_backend"])]
+    notes = []
+    if gpu:
+        if pcfg["precision"] == "fp16":
+            argv.append("--fp16")
+            if hp["memory_efficient_fp16"]:
+                argv.append("--memory-efficient-fp16")
+        elif pcfg["precision"] == "amp":
+            argv.append("--amp")
+    else:
+        argv.append("--cpu")
+        if pcfg["precision"] != "fp32":
+            notes.append(f"precision {pcfg['precision']} needs a GPU: this CPU run trains in fp32")
+    argv += list(hp["extra_args"])
+    try:
+        fairseq_compat.check_argv(argv)
+    except fairseq_compat.FairseqCompatError as exc:
+        raise ConfigError(f"config error: pretrain.objectives.{objective}.extra_args: {exc}") from None
+    return Command(objective, argv, world_size, freq, gpu, notes)
+
+
+def training_settings(config: dict, objective: str) -> dict:
+    """The settings that define a training run of `objective` (what a resumed run must
+    share with the run it continues): hyper-parameters, size, schedule, data languages."""
+    pcfg = config["pretrain"]
+    hp = hyperparameters(pcfg, objective)
+    settings = {
+        "objective": objective,
+        "hyperparameters": hp,
+        "size": model_size(pcfg, objective),
+        **{k: pcfg[k] for k in ("max_update", "save_interval_updates", "global_batch", "seed", "precision")},
+    }
+    if objective == "2-MT":
+        settings["lang_pairs"] = lang_pairs(config["languages"], hp)
+    return settings

@@ -1,0 +1,524 @@
+"""Pretraining driver: plans a fairseq run per objective, launches it (lmvsmt.launch),
+resumes it after any interruption, and exports the final model for evaluation.
+
+Layout ({R} = results_dir):
+  {R}/work/pretrain/{objective}/run-<fingerprint>/   checkpoints, raw training log,
+      submitit files; never deleted by Snakemake, so a rerun continues from the last
+      checkpoint. The fingerprint covers everything a resumed run must share with the
+      run it continues (hyper-parameters, size, schedule, seed, data files): a changed
+      setting starts a fresh run directory and leaves the old one untouched.
+  {R}/pretrain/{objective}/  checkpoint_best.pt (model weights, optimizer state
+      dropped), dict.txt, command.txt, config.yaml, train_log.jsonl, loss.png.
+
+Losses in the training log are fairseq's: cross-entropy in bits (base 2) per token.
+
+`load_model(objective, model_dir)` gives evaluation a torch module with `.dictionary`,
+`.hidden_size` and `.encode(tokens, lang)`.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import struct
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+import yaml
+from torch import nn
+
+from lmvsmt import fairseq_compat, launch, objectives
+from lmvsmt.io import atomic_path, atomic_write
+
+log = logging.getLogger(__name__)
+
+RAW_LOG = "train_log.raw.jsonl"
+DONE = "done.json"
+FINAL = "final"
+
+
+class PretrainError(RuntimeError):
+    """A pretraining run cannot start or did not finish; the message says why."""
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def data_identity(data_dir: Path) -> list:
+    """Names and sizes of the binarized files and the hash of the dictionary: cheap to
+    compute at paper scale, and changes whenever the data is rebuilt differently."""
+    files = sorted(p for p in Path(data_dir).iterdir() if p.is_file())
+    ident = [[p.name, p.stat().st_size] for p in files]
+    dicts = [p for p in files if p.name.startswith("dict")]
+    if dicts:
+        ident.append(hashlib.sha256(dicts[0].read_bytes()).hexdigest())
+    return ident
+
+
+def fingerprint(config: dict, objective: str, data_dir: Path) -> str:
+    blob = json.dumps([objectives.training_settings(config, objective), data_identity(data_dir)],
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def _indexed_items(idx: Path) -> int:
+    """Items in a fairseq mmap .idx file (its header: magic 9 B, version 8 B, dtype 1 B, count 8 B)."""
+    with open(idx, "rb") as fh:
+        head = fh.read(26)
+    if len(head) < 26 or not head.startswith(b"MMIDIDX"):
+        return -1  # another format: let fairseq judge
+    return struct.unpack("<Q", head[18:26])[0]
+
+
+def available_pairs(data_dir: Path, pairs: list[str]) -> tuple[list[str], list[str]]:
+    """Directions with training data (fairseq reads b-a from the a-b binarization)."""
+    keep, dropped = [], []
+    for pair in pairs:
+        src, tgt = pair.split("-")
+        candidates = [Path(data_dir) / f"train.{src}-{tgt}.{src}.idx", Path(data_dir) / f"train.{tgt}-{src}.{src}.idx"]
+        found = [c for c in candidates if c.exists()]
+        (keep if found and _indexed_items(found[0]) != 0 else dropped).append(pair)
+    return keep, dropped
+
+
+def dictionary_file(objective: str, data_dir: Path, languages: list[str]) -> Path:
+    if objectives.DATASET[objective] == "bitext":
+        return Path(data_dir) / f"dict.{languages[0]}.txt"
+    return Path(data_dir) / "dict.txt"
+
+
+def plan(objective: str, config: dict, data_dir, run_dir, allocation: launch.Allocation | None = None,
+         check_data: bool = False) -> objectives.Command:
+    """The fairseq command for the processes of `allocation` (default: the configured one)."""
+    alloc = allocation or launch.allocation(config["pretrain"], objective)
+    pairs = None
+    if objective == "2-MT" and check_data:
+        hp = objectives.hyperparameters(config["pretrain"], objective)
+        pairs, dropped = available_pairs(Path(data_dir), objectives.lang_pairs(config["languages"], hp))
+        if not pairs:
+            raise PretrainError(f"2-MT: no translation direction has training data in {data_dir}")
+        if dropped:
+            log.warning("2-MT: no training data for %s in %s: these directions are left out",
+                        ", ".join(dropped), data_dir)
+    return objectives.build(objective, config, str(data_dir), str(run_dir), alloc.world_size, alloc.gpu, pairs)
+
+
+# --------------------------------------------------------------------------- inside the job
+
+
+class _StopRequest:
+    """Turns the time-limit/preemption signal into a stop at the next update boundary
+    (a checkpoint written mid-update would be inconsistent); the previous handler
+    (submitit's checkpoint-and-requeue) runs once the checkpoint is saved."""
+
+    def __init__(self, signum: int = signal.SIGUSR2):
+        self.signum, self.requested, self.previous = signum, False, None
+
+    def install(self) -> "_StopRequest":
+        with contextlib.suppress(ValueError):  # not the main thread: no signal handling
+            self.previous = signal.signal(self.signum, self._handler)
+        return self
+
+    def _handler(self, signum, frame) -> None:
+        self.requested = True
+        print(f"lmvsmt: got signal {signal.Signals(signum).name}: saving a checkpoint at the next update",
+              flush=True)
+
+    def hand_over(self) -> None:
+        if callable(self.previous):
+            self.previous(self.signum, None)  # submitit: checkpoint(), requeue, exit
+        raise SystemExit(f"lmvsmt: stopped on {signal.Signals(self.signum).name} after saving a checkpoint")
+
+
+@contextlib.contextmanager
+def _patched(owner, name: str, replacement) -> Iterator[None]:
+    original = getattr(owner, name)
+    setattr(owner, name, replacement)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
+
+
+def _number(value):
+    try:
+        return round(float(value), 6)
+    except (TypeError, ValueError):
+        return value
+
+
+def _train_record(stats: dict) -> dict:
+    rec = {"update": int(float(stats["num_updates"])), "train_loss": _number(stats["loss"])}
+    for key in ("nll_loss", "ppl", "lr", "gnorm", "wps", "ups", "wpb", "bsz", "wall"):
+        if key in stats:
+            rec[key] = _number(stats[key])
+    return rec
+
+
+def _valid_record(stats: dict, step) -> dict:
+    rec = {"update": int(step if step is not None else float(stats["num_updates"])),
+           "valid_loss": _number(stats["loss"])}
+    for key in ("nll_loss", "ppl", "best_loss"):
+        if key in stats:
+            rec[f"valid_{key}"] = _number(stats[key])
+    return rec
+
+
+def run_fairseq(argv: list[str], stop: _StopRequest | None = None, raw_log: Path | None = None) -> dict:
+    """Run `fairseq-train <argv[1:]>` in this process with three hooks: a stop request
+    saves a checkpoint and ends training at an update boundary, the resume point is
+    logged, and every training/validation log line is appended to `raw_log` (JSON)."""
+    fairseq_compat.prepare()
+    fairseq_compat.check_argv(argv)
+    from fairseq import checkpoint_utils, options
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+    from fairseq.distributed import utils as distributed_utils
+    from fairseq.logging import progress_bar
+    import fairseq_cli.train as fairseq_train
+
+    parser = options.get_training_parser()
+    args = options.parse_args_and_arch(parser, input_args=list(argv[1:]))
+    cfg = convert_namespace_to_omegaconf(args)
+    state: dict[str, Any] = {"start_update": None, "last_update": 0, "stopped": False}
+    original_validate_and_save = fairseq_train.validate_and_save
+    original_load = checkpoint_utils.load_checkpoint
+    original_log, original_print = progress_bar.JsonProgressBar.log, progress_bar.JsonProgressBar.print
+
+    def stop_agreed(trainer) -> bool:
+        requested = bool(stop is not None and stop.requested)
+        if trainer.data_parallel_world_size > 1:
+            # Every rank must stop at the same update, or the next all-reduce hangs.
+            flag = torch.tensor([float(requested)], device=trainer.device)
+            flag = distributed_utils.all_reduce(flag, group=trainer.data_parallel_process_group)
+            requested = bool(flag.item() > 0)
+        return requested
+
+    def validate_and_save(cfg_, trainer, task, epoch_itr, valid_subsets, end_of_epoch):
+        valid_losses, should_stop = original_validate_and_save(cfg_, trainer, task, epoch_itr, valid_subsets,
+                                                               end_of_epoch)
+        state["last_update"] = trainer.get_num_updates()
+        if not should_stop and stop_agreed(trainer):
+            interval = cfg_.checkpoint.save_interval_updates
+            if not (interval and state["last_update"] % interval == 0):  # else just saved
+                checkpoint_utils.save_checkpoint(cfg_.checkpoint, trainer, epoch_itr, valid_losses[0])
+            state["stopped"] = should_stop = True
+            print(f"lmvsmt: checkpoint saved at update {state['last_update']}; stopping for a requeue", flush=True)
+        return valid_losses, should_stop
+
+    def load_checkpoint(cfg_, trainer, **kwargs):
+        out = original_load(cfg_, trainer, **kwargs)
+        state["start_update"] = n = trainer.get_num_updates()
+        if n:
+            print(f"lmvsmt: resuming from {cfg_.save_dir}/checkpoint_last.pt at update {n}", flush=True)
+        else:
+            print(f"lmvsmt: no checkpoint in {cfg_.save_dir}: training from scratch", flush=True)
+        return out
+
+    def write(record: dict) -> None:
+        if raw_log is not None and distributed_utils.get_global_rank() == 0:
+            with open(raw_log, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record) + "\n")
+
+    def bar_log(self, stats, tag=None, step=None):
+        if "loss" in stats and "num_updates" in stats:
+            write(_train_record(stats))
+        return original_log(self, stats, tag=tag, step=step)
+
+    def bar_print(self, stats, tag=None, step=None):
+        if tag and tag != "train" and "loss" in stats:
+            write(_valid_record(stats, step))
+        return original_print(self, stats, tag=tag, step=step)
+
+    _repair_last_checkpoint(Path(cfg.checkpoint.save_dir))
+    with _patched(fairseq_train, "validate_and_save", validate_and_save), \
+            _patched(checkpoint_utils, "load_checkpoint", load_checkpoint), \
+            _patched(progress_bar.JsonProgressBar, "log", bar_log), \
+            _patched(progress_bar.JsonProgressBar, "print", bar_print):
+        distributed_utils.call_main(cfg, fairseq_train.main)
+    return state
+
+
+def _readable_checkpoint(path: Path) -> bool:
+    """torch.save writes a zip archive whose directory sits at the end: a file cut
+    short by a kill does not open."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return bool(zf.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def _repair_last_checkpoint(save_dir: Path) -> None:
+    """fairseq copies checkpoint_last.pt non-atomically: after a kill during that copy,
+    fall back to the newest intact interval checkpoint."""
+    last = save_dir / "checkpoint_last.pt"
+    if not last.exists() or _readable_checkpoint(last):
+        return
+    import re
+
+    numbered = sorted(((int(m.group(1)), p) for p in save_dir.glob("checkpoint_*_*.pt")
+                       if (m := re.fullmatch(r"checkpoint_\d+_(\d+)\.pt", p.name))), reverse=True)
+    for update, path in numbered:
+        if _readable_checkpoint(path):
+            print(f"lmvsmt: {last} is damaged; resuming from {path.name} (update {update})", flush=True)
+            with atomic_path(last) as tmp:
+                shutil.copyfile(path, tmp)
+            return
+    print(f"lmvsmt: {last} is damaged and no intact checkpoint is left: training from scratch", flush=True)
+    last.rename(last.with_suffix(".damaged"))
+
+
+class _RunLock:
+    """One training per run directory at a time (a killed rule's orphan, a second
+    Snakemake): the holder's pid and host are in the lock file."""
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / "train.lock"
+        self.fh = None
+
+    def __enter__(self) -> "_RunLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = open(self.path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.fh.seek(0)
+            holder = self.fh.read().strip() or "unknown process"
+            self.fh.close()
+            raise PretrainError(f"another training is running in {self.path.parent} ({holder}); "
+                                "wait for it or stop it, then rerun") from None
+        except OSError as exc:  # e.g. no lock support on a network file system
+            log.warning("cannot lock %s (%s); continuing without a lock", self.path, exc)
+        self.fh.seek(0)
+        self.fh.truncate()
+        self.fh.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        self.fh.flush()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fh is not None:
+            self.fh.close()
+
+
+def _export_checkpoint(run_dir: Path) -> Path:
+    """The best checkpoint without the optimizer state (evaluation needs the weights only)."""
+    fairseq_compat.prepare()
+    best = run_dir / "checkpoint_best.pt"
+    source = best if best.exists() else run_dir / "checkpoint_last.pt"
+    state = torch.load(source, map_location="cpu", weights_only=False)
+    state["last_optimizer_state"] = None
+    target = run_dir / FINAL / "checkpoint_best.pt"
+    with atomic_path(target) as tmp:
+        torch.save(state, tmp)
+    return target
+
+
+@dataclass
+class TrainingJob:
+    """What runs in every process of the submitit job (one per GPU, or one CPU process)."""
+
+    argv: list
+    run_dir: str
+    threads: int = 1
+
+    def __call__(self) -> dict:
+        import submitit
+
+        env = submitit.JobEnvironment()
+        rank, world = env.global_rank, env.num_tasks
+        print(f"lmvsmt: process {rank}/{world} on {socket.gethostname()} ({env})", flush=True)
+        if world > 1:
+            # env:// rendezvous for fairseq; each process picks GPU rank % GPUs per node.
+            submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False, overwrite=True)
+        torch.set_num_threads(self.threads)
+        run_dir = Path(self.run_dir)
+        stop = _StopRequest().install()
+        lock = _RunLock(run_dir) if rank == 0 else contextlib.nullcontext()
+        with lock:
+            state = run_fairseq(list(self.argv), stop, run_dir / RAW_LOG)
+        if state["stopped"]:
+            if rank == 0:
+                stop.hand_over()
+            raise SystemExit(0)  # the other ranks end with rank 0's requeue
+        if rank == 0:
+            _export_checkpoint(run_dir)
+            with atomic_write(run_dir / DONE) as fh:
+                json.dump({"update": state["last_update"], "resumed_from": state["start_update"]}, fh)
+        return state
+
+    def checkpoint(self, *args, **kwargs):
+        """submitit calls this at the time limit: requeue the same job (fairseq itself
+        resumes from checkpoint_last.pt)."""
+        import submitit
+
+        return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
+
+
+# --------------------------------------------------------------------------- the rule's side
+
+
+def read_train_log(path: Path) -> list[dict]:
+    """Training log records, one per (kind, update): a resumed run logs again the updates
+    after its checkpoint, and the later (resumed) line wins."""
+    records: dict[tuple, dict] = {}
+    if Path(path).exists():
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                rec = json.loads(line)
+                kind = "valid" if "valid_loss" in rec else "train"
+                records[(rec["update"], kind)] = rec
+    return [records[k] for k in sorted(records, key=lambda k: (k[0], k[1] == "valid"))]
+
+
+def plot_loss(records: list[dict], objective: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key, style in (("train_loss", "-"), ("valid_loss", "o-")):
+        points = [(r["update"], r[key]) for r in records if isinstance(r.get(key), (int, float))]
+        if points:
+            ax.plot(*zip(*points), style, label=key.replace("_", " "), markersize=3)
+    ax.set_xlabel("updates")
+    ax.set_ylabel("loss (bits per token)")
+    ax.set_title(f"{objective} pretraining")
+    ax.grid(alpha=0.3)
+    if ax.lines:
+        ax.legend()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _copy(src: Path, dst: Path) -> None:
+    with atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)
+
+
+def pretrain(objective: str, config: dict, data_dir, work_root, outputs: dict) -> None:
+    """Train `objective` (or continue its interrupted run) and write `outputs`:
+    model, dict, command, config, log, plot (paths)."""
+    pcfg = config["pretrain"]
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise PretrainError(f"{objective}: no binarized data directory {data_dir}")
+    run_dir = Path(work_root) / f"run-{fingerprint(config, objective, data_dir)}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    alloc = launch.allocation(pcfg, objective)
+    command = plan(objective, config, data_dir, run_dir.resolve(), alloc, check_data=True)
+    for note in command.notes:
+        log.warning("%s: %s", objective, note)
+    print(f"lmvsmt: {objective} run directory {run_dir}\nlmvsmt: {command.shell()}", flush=True)
+    with atomic_write(run_dir / "command.txt") as fh:
+        fh.write(command.shell() + "\n")
+    done = run_dir / DONE
+    if done.exists() and (run_dir / FINAL / "checkpoint_best.pt").exists():
+        print(f"lmvsmt: {objective} already trained in {run_dir}: exporting it", flush=True)
+    else:
+        if alloc.launcher == "local":
+            with _RunLock(run_dir):  # fail now, not in the job, when an orphan still trains here
+                pass
+        job = TrainingJob(command.argv, str(run_dir.resolve()), pcfg["threads"])
+        launch.run(job, pcfg, objective, alloc, run_dir / "submitit", run_dir)
+        if not done.exists():
+            raise PretrainError(f"{objective}: the job ended without finishing training; see the log above")
+    records = read_train_log(run_dir / RAW_LOG)
+    _copy(run_dir / FINAL / "checkpoint_best.pt", Path(outputs["model"]))
+    _copy(dictionary_file(objective, data_dir, config["languages"]), Path(outputs["dict"]))
+    with atomic_write(outputs["command"]) as fh:
+        fh.write((run_dir / "command.txt").read_text())
+    with atomic_write(outputs["config"]) as fh:
+        yaml.safe_dump(config, fh, sort_keys=False, allow_unicode=True)
+    with atomic_write(outputs["log"]) as fh:
+        fh.writelines(json.dumps(r) + "\n" for r in records)
+    plot_loss(records, objective, Path(outputs["plot"]))
+    print(f"lmvsmt: {objective} done: {json.loads(done.read_text())}", flush=True)
+
+
+# --------------------------------------------------------------------------- evaluation API
+
+
+def load_model(objective: str, model_dir):
+    """The pretrained model of `objective` in `model_dir` (checkpoint_best.pt + dict.txt),
+    as a torch module in eval mode; see PretrainedModel."""
+    fairseq_compat.check_numpy()
+    from fairseq import checkpoint_utils
+
+    model_dir = Path(model_dir)
+    overrides = {"data": str(model_dir)}
+    if objective == "2-MT":
+        overrides["fixed_dictionary"] = str(model_dir / "dict.txt")
+    with fairseq_compat.full_checkpoint_loading():
+        models, _cfg, task = checkpoint_utils.load_model_ensemble_and_task(
+            [str(model_dir / "checkpoint_best.pt")], arg_overrides=overrides)
+    model = PretrainedModel(objective, models[0], task.source_dictionary)
+    return model.eval()
+
+
+class PretrainedModel(nn.Module):
+    """A pretrained encoder for evaluation.
+
+    `encode(tokens, lang)` takes sub-word ids [B, T] (no special tokens, right-padded
+    with `dictionary.pad()`), frames them as in pretraining, and returns the hidden
+    states of exactly those positions [B, T, H]:
+      2-LM  <s> x </s>         -> encoder output
+      2-MT  __lang__ x </s>    -> encoder output (source language token, as trained)
+      MLM   <s> x </s>         -> last encoder layer
+      CLM/TLM  </s> x          -> last decoder layer before the vocabulary projection
+                                  (in training every line follows a </s>)
+    """
+
+    def __init__(self, objective: str, model, dictionary):
+        super().__init__()
+        self.objective, self.model, self.dictionary = objective, model, dictionary
+        self.causal = objective in ("CLM", "TLM")
+        stack = model.decoder if self.causal else model.encoder
+        embed = getattr(stack, "embed_tokens", None) or stack.sentence_encoder.embed_tokens
+        self.hidden_size = embed.embedding_dim
+
+    def _prefix(self, lang: str) -> int:
+        if self.objective == "2-MT":
+            index = self.dictionary.index(f"__{lang}__")
+            if index == self.dictionary.unk():
+                raise ValueError(f"2-MT model has no language token __{lang}__")
+            return index
+        return self.dictionary.eos() if self.causal else self.dictionary.bos()
+
+    def encode(self, tokens, lang: str):
+        pad, eos = self.dictionary.pad(), self.dictionary.eos()
+        batch, length = tokens.shape
+        lengths = tokens.ne(pad).sum(dim=1)
+        framed = tokens.new_full((batch, length + 2), pad)
+        framed[:, 0] = self._prefix(lang)
+        framed[:, 1:length + 1] = tokens
+        if not self.causal:
+            framed[torch.arange(batch, device=tokens.device), lengths + 1] = eos
+        states = self._forward(framed, lengths + 2)
+        return states[:, 1:length + 1]
+
+    def _forward(self, framed, lengths):
+        if self.objective in objectives.DOUBLE_STACK:
+            out = self.model.encoder(framed, src_lengths=lengths)
+            return out["encoder_out"][0].transpose(0, 1)
+        if self.causal:
+            return self.model.decoder(framed, features_only=True)[0]
+        if hasattr(self.model.encoder, "sentence_encoder"):  # fairseq's masked_lm arch
+            inner, _ = self.model.encoder.sentence_encoder(framed)
+            return inner[-1].transpose(0, 1)
+        return self.model(framed, features_only=True)[0]  # roberta
+
+    def forward(self, tokens, lang: str):
+        return self.encode(tokens, lang)

@@ -1,0 +1,11 @@
+from lmvsmt import pretrain
+from lmvsmt.io import rule_log
+
+with rule_log(snakemake.log[0]):
+    pretrain.pretrain(
+        snakemake.wildcards.objective,
+        snakemake.config,
+        snakemake.params.data_dir,
+        snakemake.params.work_dir,
+        dict(snakemake.output.items()),
+    )
