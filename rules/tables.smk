@@ -3,6 +3,11 @@
 # the statistics TSVs and the pretraining logs. Path helpers: lmvsmt.tables.
 from lmvsmt import tables as lmvsmt_tables
 
+
+# Landing page of `snakemake --report` (the report collects this stage's outputs).
+report: "../workflow/report/workflow.rst"
+
+
 TABLES_DIR = f"{RESULTS}/tables"
 PLOTS_DIR = f"{RESULTS}/plots"
 TABLE_IDS = lmvsmt_tables.tables_for(config)

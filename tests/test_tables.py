@@ -252,6 +252,8 @@ def test_document_inputs_every_table(tmp_path):
     assert "\\usepackage{booktabs}" in doc
     assert [ln for ln in doc.splitlines() if ln.startswith("\\input")] == \
         ["\\input{table1}", "\\input{table6}", "\\input{table7}"]
+    # Numbered as in the paper, not 1, 2, 3.
+    assert "\\setcounter{table}{5}\n\\input{table6}" in doc
     md = (out / "tables.md").read_text()
     assert md.index("**Table 1.**") < md.index("**Table 6.**") < md.index("**Table 7.**")
 
@@ -366,15 +368,25 @@ def test_workflow_builds_tables_alone_and_only_what_changed(tmp_path):
     proc = snakemake(tmp_path, *targets)
     assert proc.returncode == 0, proc.stderr
     doc = (results / "tables" / "tables.tex").read_text()
-    assert "\\input{table1}\n\\input{table6}\n\\input{table7}\n\\input{table8}" in doc
+    assert [ln for ln in doc.splitlines() if ln.startswith("\\input")] == \
+        ["\\input{table1}", "\\input{table6}", "\\input{table7}", "\\input{table8}"]
+
+    # A changed table setting reruns the tables that use it (params trigger), not the plots.
+    pdf = {"tables_pdf"} if shutil.which("pdflatex") else set()
+    cfg["tables"] = {"decimals": 1}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(tmp_path, "-n", *targets, "--quiet", "rules")
+    assert proc.returncode == 0, proc.stderr
+    assert planned_jobs(proc.stdout + proc.stderr) == {"result_table", "tables_document"} | pdf
+    del cfg["tables"]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
 
     # A changed result file rebuilds the tables and plots that read it, nothing else.
     paths[0].write_text(json.dumps(result_record("probe", "2-LM", "SA", "en", 1, 0.46)))
     proc = snakemake(tmp_path, "-n", *targets, "--quiet", "rules")
     assert proc.returncode == 0, proc.stderr
-    rerun = planned_jobs(proc.stdout + proc.stderr)
-    expected = {"result_table", "task_plot", "tables_document"} | ({"tables_pdf"} if shutil.which("pdflatex") else set())
-    assert rerun == expected  # not the statistics tables, not the loss curves
+    # Not the statistics tables, not the loss curves.
+    assert planned_jobs(proc.stdout + proc.stderr) == {"result_table", "task_plot", "tables_document"} | pdf
 
     proc = snakemake(tmp_path, "--report", str(tmp_path / "report.html"), *targets)
     assert proc.returncode == 0, proc.stderr
