@@ -13,6 +13,7 @@ if not workflow.overwrite_configfiles:
 
 include: "rules/common.smk"
 include: "rules/corpus.smk"
+include: "rules/bpe.smk"
 include: "rules/downstream.smk"
 # The tables stage reads every other stage's outputs: keep it the last include.
 include: "rules/tables.smk"

@@ -1,0 +1,126 @@
+# The shared subword model and the binarized data of the five objectives (issue 4):
+# one SentencePiece BPE model, ONE fairseq dictionary, and per-objective datasets
+# binarized with that dictionary. Logic: lmvsmt/bpe.py, lmvsmt/binarize.py.
+from lmvsmt import binarize as lmvsmt_binarize
+from lmvsmt import bpe as lmvsmt_bpe
+
+BPE = config["bpe"]
+BPE_CORPORA = config["corpus"]["corpora"]
+BPE_DIR = f"{RESULTS}/bpe"
+DATA_BIN = f"{RESULTS}/data-bin"
+# Datasets the configured objectives train on (documents serve CLM, MLM and 2-LM).
+BPE_DATASETS = sorted({lmvsmt_binarize.OBJECTIVE_DATASETS[o] for o in OBJECTIVES})
+
+
+def bpe_dataset_outputs(dataset):
+    return [
+        f"{DATA_BIN}/{dataset}/{name}"
+        for name in lmvsmt_binarize.output_names(dataset, LANGUAGES)
+    ]
+
+
+rule bpe_sample:
+    # Checks every document file first (one line on an empty file or a missing
+    # language), then draws the language-balanced training sample.
+    input:
+        list(lmvsmt_bpe.document_files(RESULTS, BPE_CORPORA, LANGUAGES).values()),
+    output:
+        f"{BPE_DIR}/train_sample.txt",
+    params:
+        results=RESULTS,
+        corpora=BPE_CORPORA,
+        languages=LANGUAGES,
+        size=BPE["input_sentence_size"],
+        seed=BPE["seed"],
+    log:
+        logpath("bpe_sample"),
+    benchmark:
+        benchpath("bpe_sample")
+    conda:
+        ENV
+    script:
+        "../workflow/scripts/bpe_sample.py"
+
+
+rule bpe_train:
+    input:
+        f"{BPE_DIR}/train_sample.txt",
+    output:
+        model=f"{BPE_DIR}/spm.model",
+        vocab=f"{BPE_DIR}/spm.vocab",
+        dict=f"{BPE_DIR}/dict.txt",
+    params:
+        vocab_size=BPE["vocab_size"],
+        character_coverage=BPE["character_coverage"],
+        input_sentence_size=BPE["input_sentence_size"],
+        normalization=BPE["normalization"],
+        max_sentence_length=BPE["max_sentence_length"],
+        seed=BPE["seed"],
+        languages=LANGUAGES,
+    threads: BPE["threads"]
+    log:
+        logpath("bpe_train"),
+    benchmark:
+        benchpath("bpe_train")
+    conda:
+        ENV
+    script:
+        "../workflow/scripts/bpe_train.py"
+
+
+# One rule per dataset (each has its own fixed set of files), defined in a loop.
+for _dataset in ("documents", "bitext", "tlm"):
+
+    rule:
+        name:
+            f"bpe_{_dataset}"
+        input:
+            corpus=lmvsmt_binarize.input_paths(_dataset, RESULTS, BPE_CORPORA, LANGUAGES),
+            model=f"{BPE_DIR}/spm.model",
+            dict=f"{BPE_DIR}/dict.txt",
+        output:
+            data=bpe_dataset_outputs(_dataset),
+            tokens=f"{DATA_BIN}/{_dataset}/tokens.tsv",
+        params:
+            dataset=_dataset,
+            results=RESULTS,
+            corpora=BPE_CORPORA,
+            languages=LANGUAGES,
+            work_dir=f"{RESULTS}/work/bpe",
+        threads: BPE["threads"]
+        log:
+            logpath(f"bpe_{_dataset}"),
+        benchmark:
+            benchpath(f"bpe_{_dataset}")
+        conda:
+            ENV
+        script:
+            "../workflow/scripts/bpe_binarize.py"
+
+
+rule bpe_tokens:
+    input:
+        [f"{DATA_BIN}/{dataset}/tokens.tsv" for dataset in BPE_DATASETS],
+    output:
+        f"{RESULTS}/stats/tokens.tsv",
+    params:
+        datasets=BPE_DATASETS,
+        objectives=OBJECTIVES,
+    log:
+        logpath("bpe_tokens"),
+    benchmark:
+        benchpath("bpe_tokens")
+    conda:
+        ENV
+    script:
+        "../workflow/scripts/bpe_tokens.py"
+
+
+def bpe_final_targets():
+    targets = [f"{BPE_DIR}/spm.model", f"{BPE_DIR}/spm.vocab", f"{BPE_DIR}/dict.txt"]
+    for dataset in BPE_DATASETS:
+        targets += bpe_dataset_outputs(dataset)
+    return targets + [f"{RESULTS}/stats/tokens.tsv"]
+
+
+FINAL_TARGETS.append(bpe_final_targets)
