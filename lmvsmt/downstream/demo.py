@@ -106,6 +106,14 @@ def _nli_maker(world, lang: str) -> Callable[[random.Random, int], Example]:
     return make
 
 
+def _maker(world, task: str, lang: str) -> Callable[[random.Random, int], Example]:
+    if task == "SA":
+        return _sa_maker(world, lang)
+    if task == "NLI":
+        return _nli_maker(world, lang)
+    return _token_maker(world, lang, "ner" if task == "NER" else "upos")
+
+
 def _unique(make: Callable[[random.Random, int], Example], n: int, rng: random.Random, where: str) -> list[Example]:
     """`n` examples with pairwise different inputs (the i-th asks for label class i)."""
     out: list[Example] = []
@@ -159,8 +167,7 @@ def generate(config: dict, raw_root: str | Path, tasks: Sequence[str], languages
             raw_dir = raw_root / task / lang
             raw_dir.mkdir(parents=True, exist_ok=True)
             entry = demo_entry(task, lang, sizes)
-            make = {"SA": lambda: _sa_maker(world, lang), "NER": lambda: _token_maker(world, lang, "ner"),
-                    "POS": lambda: _token_maker(world, lang, "upos"), "NLI": lambda: _nli_maker(world, lang)}[task]()
+            make = _maker(world, task, lang)
             rng = random.Random(f"{seed}/{task}/{lang}/demo")
             examples = _unique(make, sum(sizes.values()), rng, f"demo {task}/{lang}")
             by_split = dict(zip(SPLITS, _chunks_by_size(examples, sizes)))
