@@ -1,0 +1,183 @@
+"""Pretraining commands (issue 5): the fairseq command of each objective against
+PROTOCOL.md, batch arithmetic, config errors, and the paper dry run."""
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lmvsmt import config as lmvsmt_config
+from lmvsmt import fairseq_compat, launch, objectives
+from lmvsmt.config import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+PAPER = lmvsmt_config.load(ROOT / "config" / "paper.yaml")
+
+
+def flags(argv: list[str]) -> dict[str, str | bool]:
+    """--name value pairs of a command line (switches map to True)."""
+    out: dict[str, str | bool] = {}
+    i = 0
+    while i < len(argv):
+        if argv[i].startswith("--"):
+            value = argv[i + 1] if i + 1 < len(argv) and not argv[i + 1].startswith("--") else True
+            out[argv[i][2:]] = value
+            i += 1 if value is True else 2
+        else:
+            i += 1
+    return out
+
+
+# PROTOCOL.md, "The five objectives": the authors' optimisation settings and the
+# sizes written in the paper (BART models as 6 + 6 layers).
+BART = {"arch": "bart_base", "criterion": "label_smoothed_cross_entropy", "label-smoothing": "0.2",
+        "optimizer": "adam", "adam-betas": "(0.9, 0.98)", "adam-eps": "1e-06", "lr-scheduler": "inverse_sqrt",
+        "lr": "3e-05", "warmup-updates": "2500", "dropout": "0.3", "attention-dropout": "0.1",
+        "weight-decay": "0.1", "max-tokens": "8192", "fp16": True, "layernorm-embedding": True,
+        "encoder-layers": "6", "decoder-layers": "6", "encoder-embed-dim": "512", "decoder-embed-dim": "512",
+        "encoder-ffn-embed-dim": "2048", "decoder-ffn-embed-dim": "2048", "encoder-attention-heads": "8",
+        "decoder-attention-heads": "8"}
+LM_OPT = {"optimizer": "adam", "adam-betas": "(0.9, 0.98)", "adam-eps": "1e-06", "weight-decay": "0.01",
+          "lr": "0.0005", "lr-scheduler": "polynomial_decay", "warmup-updates": "8000", "dropout": "0.1",
+          "fp16": True, "tokens-per-sample": "512", "sample-break-mode": "complete"}
+CAUSAL = {**LM_OPT, "task": "language_modeling", "arch": "transformer_lm", "decoder-layers": "12",
+          "decoder-embed-dim": "512", "decoder-ffn-embed-dim": "2048", "decoder-attention-heads": "8"}
+EXPECTED = {
+    "2-LM": {**BART, "task": "denoising", "mask-length": "span-poisson"},
+    "2-MT": {**BART, "task": "translation_multi_simple_epoch", "encoder-langtok": "src", "decoder-langtok": True},
+    "CLM": CAUSAL,
+    "TLM": CAUSAL,
+    "MLM": {**LM_OPT, "task": "masked_lm", "criterion": "masked_lm", "encoder-layers": "12",
+            "encoder-embed-dim": "512", "encoder-ffn-embed-dim": "2048", "encoder-attention-heads": "8"},
+}
+COMMON = {"max-update": "600000", "save-interval-updates": "5000"}
+
+
+def check_paper_command(objective: str, argv: list[str]) -> None:
+    got = flags(argv)
+    for key, value in {**EXPECTED[objective], **COMMON}.items():
+        assert got.get(key) == value, f"{objective}: --{key} is {got.get(key)!r}, PROTOCOL.md says {value!r}"
+    assert "bf16" not in got
+    world = int(got["distributed-world-size"])
+    assert int(got["batch-size"]) * world * int(got["update-freq"]) == 4096  # the paper's global batch
+    if objective == "2-MT":
+        pairs = got["lang-pairs"].split(",")
+        assert len(pairs) == len(set(pairs)) == 30  # every direction of the six languages
+
+
+def test_paper_dry_run_prints_the_five_commands_as_in_the_protocol(tmp_path):
+    """`snakemake -n --configfile config/paper.yaml` lists the five pretraining jobs
+    with their fairseq commands (the rule's message)."""
+    cfg = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+    cfg["results_dir"] = str(tmp_path / "results")
+    path = tmp_path / "paper.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    targets = [f"{tmp_path}/results/pretrain/{o}/checkpoint_best.pt" for o in objectives.OBJECTIVES]
+    proc = subprocess.run([SNAKEMAKE, *targets, "-n", "--workflow-profile", "none", "--configfile", str(path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    printed = {}
+    for line in proc.stdout.splitlines():
+        if ": pretrain " in line and "fairseq-train" in line:
+            objective, command = line.split(": pretrain ", 1)[1].split(": ", 1)
+            printed[objective] = shlex.split(command)
+    assert sorted(printed) == sorted(objectives.OBJECTIVES), proc.stdout[-2000:]
+    for objective, argv in printed.items():
+        assert argv[0] == "fairseq-train"
+        check_paper_command(objective, argv)
+        assert flags(argv)["distributed-world-size"] == "8"  # 1 node x 8 GPUs (paper.yaml)
+
+
+def test_released_preset_is_bart_base():
+    cfg = lmvsmt_config.validate({"pretrain": {"preset": "released"}})
+    got = flags(objectives.build("2-LM", cfg, "D", "S", 8).argv)
+    assert (got["encoder-embed-dim"], got["encoder-ffn-embed-dim"], got["encoder-attention-heads"]) == \
+        ("768", "3072", "12")
+    assert flags(objectives.build("CLM", cfg, "D", "S", 8).argv)["decoder-embed-dim"] == "512"
+
+
+@pytest.mark.parametrize("objective", objectives.OBJECTIVES)
+def test_update_freq_follows_the_processes_allocated(objective):
+    for world in (1, 2, 8, 16):
+        cmd = objectives.build(objective, PAPER, "D", "S", world)
+        batch = PAPER["pretrain"]["objectives"][objective]["batch_size"]
+        assert cmd.update_freq * batch * world == 4096
+        assert flags(cmd.argv)["update-freq"] == str(cmd.update_freq)
+
+
+def test_global_batch_that_does_not_divide_is_one_clear_error():
+    with pytest.raises(ConfigError, match=r"pretrain.global_batch 4096 .*MLM.batch_size 64 x 128 processes"):
+        objectives.build("MLM", PAPER, "D", "S", 128)
+
+
+def test_size_overrides_and_inconsistent_sizes():
+    cfg = lmvsmt_config.validate({"pretrain": {"sizes": {"CLM": {"layers": 6}}}})
+    assert flags(objectives.build("CLM", cfg, "D", "S", 8).argv)["decoder-layers"] == "6"
+    assert flags(objectives.build("TLM", cfg, "D", "S", 8).argv)["decoder-layers"] == "12"
+    bad = lmvsmt_config.validate({"pretrain": {"sizes": {"MLM": {"embed_dim": 100}}}})
+    with pytest.raises(ConfigError, match="embed_dim 100 is not divisible by attention_heads 8"):
+        objectives.build("MLM", bad, "D", "S", 8)
+
+
+def test_small_hidden_size_sets_transformer_lm_projection_dims():
+    cfg = lmvsmt_config.validate({"pretrain": {"preset": "tiny"}})
+    got = flags(objectives.build("CLM", cfg, "D", "S", 1).argv)
+    assert got["decoder-input-dim"] == got["decoder-output-dim"] == got["decoder-embed-dim"] == "64"
+
+
+def test_bf16_is_refused():
+    cfg = lmvsmt_config.validate({"pretrain": {"objectives": {"CLM": {"extra_args": ["--bf16"]}}}})
+    with pytest.raises(ConfigError, match="bf16"):
+        objectives.build("CLM", cfg, "D", "S", 8)
+    with pytest.raises(ConfigError, match="precision"):
+        lmvsmt_config.validate({"pretrain": {"precision": "bf16"}})
+
+
+def test_numpy_2_is_refused(monkeypatch):
+    import numpy
+
+    monkeypatch.setattr(numpy, "__version__", "2.1.0")
+    with pytest.raises(fairseq_compat.FairseqCompatError, match="numpy<2"):
+        fairseq_compat.check_numpy()
+
+
+def test_cpu_plan_trains_in_fp32_and_says_so():
+    cmd = objectives.build("2-MT", PAPER, "D", "S", 1, gpu=False)
+    got = flags(cmd.argv)
+    assert got["cpu"] is True and "fp16" not in got and "memory-efficient-fp16" not in got
+    assert cmd.notes and "fp32" in cmd.notes[0]
+
+
+def test_explicit_language_pairs_are_checked():
+    cfg = lmvsmt_config.validate({"pretrain": {"objectives": {"2-MT": {"lang_pairs": ["en-fr", "fr-en"]}}}})
+    assert flags(objectives.build("2-MT", cfg, "D", "S", 8).argv)["lang-pairs"] == "en-fr,fr-en"
+    bad = lmvsmt_config.validate({"languages": ["en", "fr"],
+                                  "pretrain": {"objectives": {"2-MT": {"lang_pairs": ["en-de"]}}}})
+    with pytest.raises(ConfigError, match="en-de"):
+        objectives.build("2-MT", bad, "D", "S", 8)
+
+
+def test_allocation_per_launcher(monkeypatch):
+    slurm = lmvsmt_config.validate({"pretrain": {"slurm": {"nodes": 2, "gpus_per_node": 4,
+                                                           "nodes_per_objective": {"MLM": 4}}}})
+    assert launch.allocation(slurm["pretrain"], "CLM") == launch.Allocation("slurm", 2, 4, True)
+    assert launch.allocation(slurm["pretrain"], "MLM").world_size == 16
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    local = lmvsmt_config.validate({"pretrain": {"launcher": "local"}})
+    assert launch.allocation(local["pretrain"], "CLM") == launch.Allocation("local", 1, 1, False)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    assert launch.allocation(local["pretrain"], "CLM") == launch.Allocation("local", 1, 2, True)
+
+
+def test_demo_config_commands_fit_one_cpu_process():
+    demo = lmvsmt_config.load(ROOT / "config" / "config.yaml")
+    for objective in objectives.OBJECTIVES:
+        cmd = objectives.build(objective, demo, "D", "S", 1, gpu=False)
+        assert cmd.update_freq * demo["pretrain"]["objectives"][objective]["batch_size"] == \
+            demo["pretrain"]["global_batch"]
+        assert not cmd.notes  # fp32 on the CPU: no precision warning in the demo
