@@ -239,12 +239,20 @@ def test_paper_sources_are_complete_and_pinned():
     assert all(u.startswith("https://") for u in urls)
 
 
-def test_real_source_needs_an_entry_per_task_and_language():
+def test_an_entry_left_out_is_the_papers():
     conf = cfg.validate({"downstream": {"source": "real"}})
+    assert sources.source_entry(conf, "POS", "ru") == PAPER["downstream"]["sources"]["POS"]["ru"]
+
+
+def test_an_entry_nowhere_is_one_config_error(monkeypatch, tmp_path):
+    empty = tmp_path / "paper.yaml"
+    empty.write_text("downstream: {source: real}\n")
+    read = sources._paper_sources.__wrapped__
+    monkeypatch.setattr(sources, "_paper_sources", lambda: read(empty))
     with pytest.raises(ConfigError) as err:
-        sources.source_entry(conf, "POS", "ru")
+        sources.source_entry(cfg.validate({"downstream": {"source": "real"}}), "POS", "ru")
     assert "\n" not in str(err.value)
-    assert str(err.value).startswith("config error: downstream.sources.POS.ru is missing")
+    assert str(err.value).startswith("config error: downstream.sources.POS.ru is missing and paper.yaml has none")
 
 
 @pytest.mark.parametrize("files,message", [

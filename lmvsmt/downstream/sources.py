@@ -10,7 +10,9 @@ once to {R}/downstream/raw/archives/ and shared by all languages that use them.
 """
 from __future__ import annotations
 
+import copy
 import fnmatch
+import functools
 import json
 import logging
 import posixpath
@@ -21,7 +23,9 @@ import zipfile
 from pathlib import Path
 from typing import Iterable
 
-from lmvsmt.config import ConfigError
+import yaml
+
+from lmvsmt.config import REPO_ROOT, ConfigError
 from lmvsmt.download import DownloadError, fetch, sha256_file
 from lmvsmt.downstream.common import SPLITS
 from lmvsmt.downstream.formats import FORMATS
@@ -30,6 +34,7 @@ from lmvsmt.io import atomic_write
 log = logging.getLogger(__name__)
 
 MANIFEST = "source.json"
+PAPER_CONFIG = REPO_ROOT / "config" / "paper.yaml"
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz")
 
 
@@ -37,17 +42,24 @@ def entry_key(task: str, lang: str) -> str:
     return f"downstream.sources.{task}.{lang}"
 
 
+@functools.lru_cache(maxsize=None)
+def _paper_sources(path: Path = PAPER_CONFIG) -> dict:
+    with open(path, encoding="utf-8") as fh:
+        return (yaml.safe_load(fh).get("downstream") or {}).get("sources") or {}
+
+
 def source_entry(config: dict, task: str, lang: str) -> dict:
-    """The checked source entry of one dataset; a missing or inconsistent entry is a
-    one-line ConfigError naming the key."""
+    """The checked source entry of one dataset. An entry the config leaves out is the
+    paper's, as listed in config/paper.yaml (the one place that lists them); an
+    inconsistent entry is a one-line ConfigError naming the key."""
     entry = config["downstream"].get("sources", {}).get(task, {}).get(lang)
     if entry is None:
-        raise ConfigError(
-            f"config error: {entry_key(task, lang)} is missing: downstream.source 'real' needs a source "
-            "entry for every configured task and language (config/paper.yaml lists the paper's)"
-        )
+        entry = _paper_sources().get(task, {}).get(lang)
+    if entry is None:
+        raise ConfigError(f"config error: {entry_key(task, lang)} is missing and {PAPER_CONFIG.name} has none: "
+                          "downstream.source 'real' needs a source entry for every configured task and language")
     check_entry(entry, task, lang)
-    return entry
+    return copy.deepcopy(entry)
 
 
 def check_entry(entry: dict, task: str, lang: str) -> None:
