@@ -5,31 +5,16 @@ from lmvsmt.corpus import real as corpus_real
 
 CORPUS_CFG = config["corpus"]
 CORPORA = CORPUS_CFG["corpora"]
-CORPUS_RAW = RESULTS + "/corpus/raw/{corpus}"
-CORPUS_DIR = RESULTS + "/corpus/{corpus}"
-CORPUS_PAIRS = lmvsmt_corpus.language_pairs(LANGUAGES)
+CORPUS_RAW = f"{RESULTS}/corpus/raw/{{corpus}}"
+CORPUS_DIR = f"{RESULTS}/corpus/{{corpus}}"
 
 
 wildcard_constraints:
     corpus="unpc|opensubtitles",
 
 
-def corpus_texts(corpus="{corpus}"):
-    """Every text file of a corpus: documents per split and language, both sides
-    of every language pair per split."""
-    docs = [
-        f"{RESULTS}/corpus/{corpus}/" + lmvsmt_corpus.DOC_PATTERN.format(split=s, lang=l)
-        for s in lmvsmt_corpus.SPLITS
-        for l in LANGUAGES
-    ]
-    bitexts = [
-        f"{RESULTS}/corpus/{corpus}/"
-        + lmvsmt_corpus.BITEXT_PATTERN.format(split=s, lang1=a, lang2=b, side=x)
-        for s in lmvsmt_corpus.SPLITS
-        for a, b in CORPUS_PAIRS
-        for x in (a, b)
-    ]
-    return docs, bitexts
+# documents per split and language, both sides of every pair per split
+CORPUS_DOCS, CORPUS_BITEXTS = lmvsmt_corpus.text_files(CORPUS_DIR, LANGUAGES)
 
 
 if CORPUS_CFG["source"] == "demo":
@@ -53,7 +38,7 @@ else:
 
     rule corpus_download:
         output:
-            RESULTS + "/corpus/download/{corpus}/{file}",
+            f"{RESULTS}/corpus/download/{{corpus}}/{{file}}",
         wildcard_constraints:
             file=r"[^/]+",
         params:
@@ -72,7 +57,7 @@ else:
     rule corpus_unpack:
         input:
             lambda w: expand(
-                RESULTS + "/corpus/download/{corpus}/{file}",
+                f"{RESULTS}/corpus/download/{{corpus}}/{{file}}",
                 corpus=w.corpus,
                 file=corpus_real.downloads(config, w.corpus),
             ),
@@ -92,11 +77,11 @@ rule corpus_build:
     input:
         raw=CORPUS_RAW,
     output:
-        uncapped=CORPUS_DIR + "/allocation.uncapped.tsv",
-        capped=CORPUS_DIR + "/allocation.capped.tsv",
-        stats=CORPUS_DIR + "/stats.tsv",
-        docs=corpus_texts()[0],
-        bitexts=corpus_texts()[1],
+        uncapped=f"{CORPUS_DIR}/allocation.uncapped.tsv",
+        capped=f"{CORPUS_DIR}/allocation.capped.tsv",
+        stats=f"{CORPUS_DIR}/stats.tsv",
+        docs=CORPUS_DOCS,
+        bitexts=CORPUS_BITEXTS,
     params:
         languages=LANGUAGES,
         allocation=CORPUS_CFG["allocation"],
@@ -114,9 +99,9 @@ rule corpus_build:
 
 rule corpus_table6:
     input:
-        expand(CORPUS_DIR + "/stats.tsv", corpus=CORPORA),
+        expand(f"{CORPUS_DIR}/stats.tsv", corpus=CORPORA),
     output:
-        RESULTS + "/stats/table6.tsv",
+        f"{RESULTS}/stats/table6.tsv",
     params:
         corpora=CORPORA,
     log:
@@ -129,13 +114,4 @@ rule corpus_table6:
         "../workflow/scripts/corpus_table6.py"
 
 
-def corpus_targets():
-    targets = [f"{RESULTS}/stats/table6.tsv"]
-    for corpus in CORPORA:
-        docs, bitexts = corpus_texts(corpus)
-        targets += docs + bitexts
-        targets += [f"{RESULTS}/corpus/{corpus}/allocation.{k}.tsv" for k in ("uncapped", "capped")]
-    return targets
-
-
-FINAL_TARGETS.append(corpus_targets)
+FINAL_TARGETS.append(lambda: lmvsmt_corpus.stage_targets(RESULTS, CORPORA, LANGUAGES))

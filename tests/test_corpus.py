@@ -153,7 +153,9 @@ def test_link_writer_round_trip(tmp_path, style, name):
               ("fr/2.xml.gz", "en/2.xml.gz", [(["1:1"], ["1:1", "1:2"])])]
     write_link_file(tmp_path / name, groups, style=style)
     got = list(iter_link_groups(tmp_path / name))
-    assert [(g.from_doc, g.to_doc, g.links) for g in got] == [(a, b, [tuple(map(list, l)) for l in links]) for a, b, links in groups]
+    assert [(g.from_doc, g.to_doc, g.links) for g in got] == [
+        (a, b, [(" ".join(x), " ".join(y)) for x, y in links]) for a, b, links in groups]
+    assert corpus_links.ids(got[0].links[1][0]) == ["2", "3"]
     assert [g.bitext_links() for g in got] == [2, 1]
 
 

@@ -15,6 +15,8 @@ from lmvsmt.corpus.pipeline import (
     build,
     language_pairs,
     output_files,
+    stage_targets,
+    text_files,
     write_table6,
 )
 
@@ -26,5 +28,7 @@ __all__ = [
     "build",
     "language_pairs",
     "output_files",
+    "stage_targets",
+    "text_files",
     "write_table6",
 ]

@@ -14,6 +14,7 @@ OPUS calls Chinese `zh_cn`.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,14 +61,14 @@ class Layout:
                 rest = rest[: -len(ext)]
         return rest
 
-    def path_of(self, raw_dir: Path, source: str) -> Path:
+    def path_of(self, raw_dir: str | Path, source: str) -> str:
         """The file holding a language version (OPUS names .xml.gz what the raw
-        zip stores as .xml; either is accepted)."""
-        base = raw_dir / self.docs_dir
+        zip stores as .xml; either is accepted). Plain strings: this runs once
+        per document and pathlib would cost more than the parsing."""
         plain = source[:-3] if source.endswith(".gz") else source
-        path = base / plain
-        if not path.exists() and (base / (plain + ".gz")).exists():
-            return base / (plain + ".gz")
+        path = os.path.join(raw_dir, self.docs_dir, plain)
+        if not os.path.exists(path) and os.path.exists(path + ".gz"):
+            return path + ".gz"
         return path
 
     def ref(self, lang: str, rest: str) -> tuple[str, str]:

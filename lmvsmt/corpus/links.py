@@ -15,23 +15,26 @@ import re
 import xml.parsers.expat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator, Sequence, Union
+from typing import IO, Callable, Iterator, Sequence, Union
 from xml.sax.saxutils import quoteattr
 
 _CHUNK = 1 << 20
 _OPEN, _CLOSE = b"<linkGrp", b"</linkGrp>"
-_GROUP_ATTRS = re.compile(rb'\b(fromDoc|toDoc)\s*=\s*"([^"]*)"')
-_XTARGETS = re.compile(rb'<link\b([^>]*)>')
-_XTARGET = re.compile(rb'\bxtargets\s*=\s*"([^"]*)"')
+_GROUP_ATTRS = re.compile(r'\b(fromDoc|toDoc)\s*=\s*"([^"]*)"')
+_LINK_TAG = re.compile(r"<link\b([^>]*)>")
+_XTARGET = re.compile(r'\bxtargets\s*=\s*"([^"]*)"')
+_LINK = re.compile(r'xtargets="([^";]*);([^";]*)"')  # literal prefix: the fast scan
 
 
 @dataclass
 class LinkGroup:
-    """One parsed <linkGrp>: the two documents and their links, in file order."""
+    """One parsed <linkGrp>: the two documents and their links in file order, each
+    link as the two sides of its xtargets (space-separated sentence ids, "" for
+    none), split only when a link is used."""
 
     from_doc: str
     to_doc: str
-    links: list[tuple[list[str], list[str]]]
+    links: list[tuple[str, str]]
     line: int
 
     def bitext_links(self) -> int:
@@ -54,79 +57,98 @@ def _open_binary(path: Path) -> IO[bytes]:
     return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
-def iter_link_groups(path: Path) -> Iterator[Group]:
+def iter_link_groups(
+    path: Path, validate: bool = True, select: Callable[[str, str], bool] | None = None
+) -> Iterator[Group]:
     """Stream the link groups of one alignment file, in order. Unreadable or
     malformed groups come out as BadGroup; a file cut off inside a group ends
-    with one BadGroup."""
+    with one BadGroup. With `select`, only groups for which select(fromDoc,
+    toDoc) is true are parsed beyond their opening tag and yielded."""
     try:
-        yield from _iter_groups(path)
+        yield from _iter_groups(path, validate, select)
     except (OSError, EOFError) as exc:  # unreadable file or truncated gzip stream
         yield BadGroup(f"cannot be read: {exc}", 0)
 
 
-def _iter_groups(path: Path) -> Iterator[Group]:
-    line = 1
-    buf = b""
+def _iter_groups(path: Path, validate: bool, select) -> Iterator[Group]:
+    # buf[pos:] is unread; `line` is the line number at pos. The buffer is only
+    # copied when a read appends to it, never once per group.
+    line, pos, buf, eof = 1, 0, b"", False
     with _open_binary(path) as fh:
-        eof = False
         while True:
-            start = buf.find(_OPEN)
-            if start < 0:
+            start = buf.find(_OPEN, pos)
+            end = buf.find(_CLOSE, start) if start >= 0 else -1
+            if start >= 0:
+                tag_end = buf.find(b">", start)
+                if tag_end >= 0 and buf[tag_end - 1] == 0x2F and (end < 0 or tag_end < end):  # "/"
+                    # <linkGrp .../>: a group without links, nothing to align
+                    line += buf.count(b"\n", pos, tag_end)
+                    pos = tag_end + 1
+                    continue
+            if start < 0 or end < 0:
                 if eof:
+                    if start >= 0:
+                        yield BadGroup("file ends inside <linkGrp>", line + buf.count(b"\n", pos, start))
                     return
-                # keep a tail in case "<linkGrp" straddles two chunks
-                line += buf.count(b"\n", 0, max(0, len(buf) - len(_OPEN)))
-                buf = buf[max(0, len(buf) - len(_OPEN)):]
+                # keep the unread part (a "<linkGrp" may straddle two reads)
+                keep = start if start >= 0 else max(pos, len(buf) - len(_OPEN))
+                line += buf.count(b"\n", pos, keep)
                 chunk = fh.read(_CHUNK)
                 eof = not chunk
-                buf += chunk
-                continue
-            tag_end = buf.find(b">", start)
-            end = buf.find(_CLOSE, start)
-            if tag_end >= 0 and buf[tag_end - 1 : tag_end] == b"/" and (end < 0 or tag_end < end):
-                # <linkGrp .../>: a group without links, nothing to align
-                line += buf.count(b"\n", 0, tag_end)
-                buf = buf[tag_end + 1 :]
-                continue
-            if end < 0:
-                if eof:
-                    yield BadGroup("file ends inside <linkGrp>", line + buf.count(b"\n", 0, start))
-                    return
-                chunk = fh.read(_CHUNK)
-                eof = not chunk
-                buf += chunk
+                buf, pos = buf[keep:] + chunk, 0
                 continue
             end += len(_CLOSE)
-            group_line = line + buf.count(b"\n", 0, start)
-            yield parse_group(buf[start:end], group_line)
+            group_line = line + buf.count(b"\n", pos, start)
+            group = parse_group(buf[start:end], group_line, validate, select)
+            if group is not None:
+                yield group
             line = group_line + buf.count(b"\n", start, end)
-            buf = buf[end:]
+            pos = end
 
 
-def parse_group(block: bytes, line: int = 0) -> Group:
-    """Parse one `<linkGrp ...>...</linkGrp>` block."""
-    try:
-        xml.parsers.expat.ParserCreate().Parse(block, True)
-    except xml.parsers.expat.ExpatError as exc:
-        return BadGroup(f"not well-formed XML ({exc})", line)
-    head = block[: block.find(b">") + 1]
-    attrs = {k.decode(): v.decode("utf-8") for k, v in _GROUP_ATTRS.findall(head)}
+def parse_group(block: bytes, line: int = 0, validate: bool = True, select=None) -> Group | None:
+    """Parse one `<linkGrp ...>...</linkGrp>` block (validate=False skips the
+    well-formedness check for a block already validated by an earlier pass;
+    None when `select` rejects its documents)."""
+    if validate:
+        try:
+            xml.parsers.expat.ParserCreate().Parse(block, True)
+        except xml.parsers.expat.ExpatError as exc:
+            return BadGroup(f"not well-formed XML ({exc})", line)
+    text = block.decode("utf-8")
+    head = text[: text.find(">") + 1]
+    attrs = dict(_GROUP_ATTRS.findall(head))
     if "fromDoc" not in attrs or "toDoc" not in attrs:
         return BadGroup("<linkGrp> without fromDoc/toDoc", line)
-    links = []
-    for link_attrs in _XTARGETS.findall(block, len(head)):
-        found = _XTARGET.search(link_attrs)
-        if found is None:
-            return BadGroup("<link> without xtargets", line)
-        sides = found.group(1).decode("utf-8").split(";")
-        if len(sides) != 2:
-            return BadGroup(f"xtargets {found.group(1).decode()!r} is not 'ids;ids'", line)
-        links.append((sides[0].split(), sides[1].split()))
+    if select is not None and not select(attrs["fromDoc"], attrs["toDoc"]):
+        return None
+    # One regular expression pass finds every xtargets written as the releases
+    # write them; when it finds fewer than there are links, parse link by link.
+    links = _LINK.findall(text, len(head))
+    loose = len(links) != text.count("<link") - 1  # every <link, less the <linkGrp
+    if loose:
+        links = []
+        for link_attrs in _LINK_TAG.findall(text, len(head)):
+            found = _XTARGET.search(link_attrs)
+            if found is None:
+                return BadGroup("<link> without xtargets", line)
+            sides = found.group(1).split(";")
+            if len(sides) != 2:
+                return BadGroup(f"xtargets {found.group(1)!r} is not 'ids;ids'", line)
+            links.append((sides[0], sides[1]))
+    # cheap substring tests (in C) for stray whitespace around ids, which is rare
+    if loose or "; " in text or " ;" in text or '=" ' in text or ' "' in text or "\t" in text or "\n;" in text:
+        links = [(" ".join(a.split()), " ".join(b.split())) for a, b in links]
     return LinkGroup(attrs["fromDoc"], attrs["toDoc"], links, line)
 
 
 def xtargets(from_ids: Sequence[str], to_ids: Sequence[str]) -> str:
     return f"{' '.join(from_ids)};{' '.join(to_ids)}"
+
+
+def ids(side: str) -> list[str]:
+    """The sentence ids of one side of a link."""
+    return side.split()
 
 
 def write_link_file(

@@ -46,14 +46,34 @@ def language_pairs(languages: Sequence[str]) -> list[tuple[str, str]]:
     return list(itertools.combinations(sorted(languages), 2))
 
 
+def text_files(out_dir: str, languages: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The text files of a corpus directory (a path or a Snakemake pattern):
+    documents per split and language, and both sides of every language pair per
+    split (written even when empty, so later stages can name them statically)."""
+    docs = [f"{out_dir}/" + DOC_PATTERN.format(split=s, lang=l) for s in SPLITS for l in sorted(languages)]
+    bitexts = [
+        f"{out_dir}/" + BITEXT_PATTERN.format(split=s, lang1=l1, lang2=l2, side=x)
+        for s in SPLITS
+        for l1, l2 in language_pairs(languages)
+        for x in (l1, l2)
+    ]
+    return docs, bitexts
+
+
 def output_files(out_dir: Path, languages: Sequence[str]) -> list[Path]:
-    """Every text file the build writes: documents per split and language, both
-    sides of every language pair per split (possibly empty)."""
-    files = [out_dir / DOC_PATTERN.format(split=s, lang=l) for s in SPLITS for l in sorted(languages)]
-    for s in SPLITS:
-        for l1, l2 in language_pairs(languages):
-            files += [out_dir / BITEXT_PATTERN.format(split=s, lang1=l1, lang2=l2, side=x) for x in (l1, l2)]
-    return files
+    """Every text file the build writes."""
+    docs, bitexts = text_files(str(out_dir), languages)
+    return [Path(p) for p in docs + bitexts]
+
+
+def stage_targets(results: str, corpora: Sequence[str], languages: Sequence[str]) -> list[str]:
+    """Final outputs of the corpus stage: Table 6 data, allocations and texts."""
+    targets = [f"{results}/stats/table6.tsv"]
+    for corpus in corpora:
+        docs, bitexts = text_files(f"{results}/corpus/{corpus}", languages)
+        targets += [f"{results}/corpus/{corpus}/allocation.{k}.tsv" for k in ("uncapped", "capped")]
+        targets += docs + bitexts
+    return targets
 
 
 @dataclass
@@ -155,7 +175,7 @@ def _scan_group(layout, group: LinkGroup, path: Path, wanted, seen, result: Scan
     result.cand_from.append(a)
     result.cand_to.append(b)
     result.cand_doc.append(result.intern(result.documents, doc_a))
-    result.cand_pair.append("-".join(sorted((lang_a, lang_b))))
+    result.cand_pair.append(sys.intern("-".join(sorted((lang_a, lang_b)))))  # one string per pair
     result.cand_links.append(n)
 
 
@@ -264,13 +284,17 @@ def write_corpus(layout, raw_dir, out_dir, languages, result: Scan, chosen) -> C
         for path in result.link_files:
             if not remaining:
                 break
-            for group in iter_link_groups(path):
+            def chosen_group(from_doc: str, to_doc: str) -> bool:
+                key = (sources.get(layout.source(from_doc)), sources.get(layout.source(to_doc)))
+                return key in remaining
+
+            # validated in pass 1; only the chosen groups are parsed again
+            for group in iter_link_groups(path, validate=False, select=chosen_group):
                 if isinstance(group, BadGroup):
                     continue
                 source_a, source_b = layout.source(group.from_doc), layout.source(group.to_doc)
-                key = (sources.get(source_a), sources.get(source_b))
-                split = remaining.pop(key, None)
-                if split is None:
+                split = remaining.pop((sources[source_a], sources[source_b]), None)
+                if split is None:  # a duplicate of a group already written
                     continue
                 progress.update()
                 _write_group(layout, raw_dir, group, source_a, source_b, split, handles, started, counts)
@@ -291,15 +315,14 @@ def _write_group(layout, raw_dir, group, source_a, source_b, split, handles, sta
     if lang_b < lang_a:
         lang_a, lang_b, text_a, text_b = lang_b, lang_a, text_b, text_a
         links = [(b, a) for a, b in links]
-    doc_a, doc_b, bitext_a, bitext_b = [], [], [], []
-    for ids_a, ids_b in links:
-        side_a = _side(ids_a, text_a, counts)
-        side_b = _side(ids_b, text_b, counts)
-        doc_a += side_a
-        doc_b += side_b
-        if side_a and side_b:
-            bitext_a.append(" ".join(side_a))
-            bitext_b.append(" ".join(side_b))
+    # Fast path, all in C: every link is one sentence to one sentence, all found
+    # and non-empty (a side naming several ids, or none, is not a key: None).
+    ids_a, ids_b = zip(*links) if links else ((), ())
+    doc_a, doc_b = list(map(text_a.get, ids_a)), list(map(text_b.get, ids_b))
+    if None in doc_a or None in doc_b or "" in doc_a or "" in doc_b:
+        doc_a, doc_b, bitext_a, bitext_b = _general_links(links, text_a, text_b, counts)
+    else:
+        bitext_a, bitext_b = doc_a, doc_b
     pair = f"{lang_a}-{lang_b}"
     for lang, doc in ((lang_a, doc_a), (lang_b, doc_b)):
         if not doc:
@@ -320,17 +343,24 @@ def _write_group(layout, raw_dir, group, source_a, source_b, split, handles, sta
     counts[("bitexts", f"{split}/{pair}")] += 1
 
 
-def _side(ids, text, counts) -> list[str]:
-    out = []
-    for sid in ids:
-        sentence = text.get(sid)
-        if sentence is None:
-            counts[("dangling_sentence_ids", "all")] += 1
-        elif sentence:
-            out.append(sentence)
-        else:
-            counts[("empty_sentences_dropped", "all")] += 1
-    return out
+def _general_links(links, text_a, text_b, counts):
+    """Links of any shape (n-m, 1-0, ids that are missing or empty): the sentences
+    each side contributes to its document, and the bitext lines."""
+    doc_a, doc_b, bitext_a, bitext_b = [], [], [], []
+    for ids_a, ids_b in links:
+        side_a = [text_a.get(i) for i in ids_a.split()]
+        side_b = [text_b.get(i) for i in ids_b.split()]
+        for side in (side_a, side_b):
+            if None in side or "" in side:
+                counts[("dangling_sentence_ids", "all")] += side.count(None)
+                counts[("empty_sentences_dropped", "all")] += side.count("")
+                side[:] = [t for t in side if t]
+        doc_a += side_a
+        doc_b += side_b
+        if side_a and side_b:
+            bitext_a.append(" ".join(side_a))
+            bitext_b.append(" ".join(side_b))
+    return doc_a, doc_b, bitext_a, bitext_b
 
 
 def _stats(result: Scan, allocation, pairs, counts: Counter, unit: str, use: str) -> list[tuple[str, str, str]]:
