@@ -67,18 +67,32 @@ def normalize_line(line: str) -> str:
     any; normalising the text before training and encoding guarantees that. It is a
     no-op on the corpus stage's (already whitespace-normalised) output.
     """
+    if line.isprintable() and "  " not in line and line[:1] != " " and line[-1:] != " ":
+        return line  # fast path: no whitespace but single inner spaces (isprintable is C)
     return " ".join(line.split())
 
 
 # ----- the model ------------------------------------------------------------------------
 
 
+# Changed by every SentencePiece normalization rule except identity (NFKC folds the
+# full-width letter, the ligature and the diaeresis; the case-folding rules lower-case).
+_IDENTITY_PROBE = "Ａﬁ¨ Äb"
+WORD_CACHE_SIZE = 1 << 18  # cached words; the cache is emptied when it grows past this
+MAX_CACHED_WORD = 32  # characters; longer "words" (Chinese sentences) go to SentencePiece whole
+
+
 class SubwordModel:
     """The trained SentencePiece model, as later stages use it."""
 
-    def __init__(self, spm_model_path: str | os.PathLike):
+    def __init__(self, spm_model_path: str | os.PathLike, threads: int = 1):
         self.path = Path(spm_model_path)
-        self.processor = spm.SentencePieceProcessor(model_file=str(self.path))
+        # SentencePiece's batch encoding would otherwise use every core of the machine.
+        self.processor = spm.SentencePieceProcessor(model_file=str(self.path), num_threads=threads)
+        identity = self.processor.normalize(_IDENTITY_PROBE) == "▁" + _IDENTITY_PROBE.replace(" ", "▁")
+        # BPE merges never cross a space (no piece holds an inner ▁), so with identity
+        # normalization a sentence's pieces are its words' pieces: encode_lines caches them.
+        self._word_cache: dict[str, str] | None = {} if identity else None
 
     def __len__(self) -> int:
         return self.processor.get_piece_size()
@@ -92,10 +106,28 @@ class SubwordModel:
         piece carries the word-boundary marker); used for first-sub-word labelling."""
         return self.processor.encode([normalize_line(w) for w in words], out_type=str)
 
-    def encode_lines(self, lines: Sequence[str]) -> list[str]:
-        """Space-joined pieces of each line: the input format of fairseq's binarizer."""
-        batch = self.processor.encode([normalize_line(line) for line in lines], out_type=str)
-        return [" ".join(pieces) for pieces in batch]
+    def encode_lines(self, lines: Sequence[str]) -> tuple[list[str], int]:
+        """Space-joined pieces of each line (the input format of fairseq's binarizer) and
+        the number of pieces in all; identical to joining `encode` of each line."""
+        lines = [normalize_line(line) for line in lines]
+        cache = self._word_cache
+        if cache is None:
+            out = [" ".join(p) for p in self.processor.encode(lines, out_type=str)]
+        else:
+            if len(cache) > WORD_CACHE_SIZE:
+                cache.clear()
+            words = [line.split(" ") for line in lines]
+            whole = [i for i, ws in enumerate(words) if max(map(len, ws)) > MAX_CACHED_WORD]
+            for i in whole:
+                words[i] = []
+            new = list({w for ws in words for w in ws if w not in cache})
+            for word, pieces in zip(new, self.processor.encode(new, out_type=str)):
+                cache[word] = " ".join(pieces)
+            out = [" ".join([cache[w] for w in ws]) for ws in words]
+            for i, pieces in zip(whole, self.processor.encode([lines[i] for i in whole], out_type=str)):
+                out[i] = " ".join(pieces)
+        # Pieces never contain a space, so counting separators counts pieces (at C speed).
+        return out, sum(line.count(" ") + 1 for line in out if line)
 
     def decode(self, pieces: Sequence[str] | str) -> str:
         """Text of a piece sequence (a list, or fairseq's space-joined string)."""
@@ -310,14 +342,9 @@ def _joined(lines: list[str]) -> str:
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def _tokens(encoded: list[str]) -> int:
-    return sum(len(line.split()) for line in encoded)  # C-speed per line, no per-token Python
-
-
 def encode_text_lines(model: SubwordModel, lang: str, lines: list[str]):
     """Lines of one language; empty lines (document breaks) stay empty."""
-    out = model.encode_lines(lines)
-    tokens = _tokens(out)
+    out, tokens = model.encode_lines(lines)
     sentences = sum(1 for line in out if line)
     # Every line, empty or not, becomes one item of the dataset, ending in </s>.
     return (_joined(out),), {lang: [sentences, tokens], "all": [len(out), tokens + len(out)]}
@@ -325,18 +352,16 @@ def encode_text_lines(model: SubwordModel, lang: str, lines: list[str]):
 
 def encode_bitext_lines(model: SubwordModel, l1: str, l2: str, lines1: list[str], lines2: list[str]):
     """Both sides of aligned sentence pairs, one output text each."""
-    out1, out2 = model.encode_lines(lines1), model.encode_lines(lines2)
-    n1, n2 = _tokens(out1), _tokens(out2)
+    (out1, n1), (out2, n2) = model.encode_lines(lines1), model.encode_lines(lines2)
     counts = {l1: [len(out1), n1], l2: [len(out2), n2], "all": [len(out1) + len(out2), n1 + n2 + len(out1) + len(out2)]}
     return (_joined(out1), _joined(out2)), counts
 
 
 def encode_translation_lines(model: SubwordModel, src: str, tgt: str, src_lines: list[str], tgt_lines: list[str]):
     """TLM lines: source sentence, control token of the target language, its translation."""
-    enc_src, enc_tgt = model.encode_lines(src_lines), model.encode_lines(tgt_lines)
+    (enc_src, n_src), (enc_tgt, n_tgt) = model.encode_lines(src_lines), model.encode_lines(tgt_lines)
     tag = language_token(tgt)
     out = [f"{s} {tag} {t}" for s, t in zip(enc_src, enc_tgt)]
-    n_src, n_tgt = _tokens(enc_src), _tokens(enc_tgt)
     counts = {
         src: [len(out), n_src],
         tgt: [len(out), n_tgt],

@@ -302,6 +302,37 @@ def test_parallel_encoding_matches_in_process_encoding(stage, model):
     assert counts["all"][0] == len(text.splitlines())
 
 
+def test_word_cache_encodes_exactly_like_sentencepiece(stage, model):
+    _, results = stage
+    lines = [
+        line
+        for c in CORPORA
+        for lang in LANGUAGES
+        for line in (results / f"corpus/{c}/train/doc.{lang}.txt").read_text("utf-8").splitlines()
+    ]
+    lines += [
+        "x __fr__ y<mask>z",
+        "abcабв 中文 123,456.78 ☃☃",
+        "",
+        "a" * 40 + " b",  # a word too long for the cache
+        "  spaced\tout\u3000here \u00a0",
+        "zero\u200bwidth",
+    ]
+    assert model._word_cache is not None  # identity normalization: the cache is on
+    for _ in range(2):  # cold and warm cache
+        encoded, tokens = model.encode_lines(lines)
+        expected = [model.processor.encode(bpe.normalize_line(line), out_type=str) for line in lines]
+        assert encoded == [" ".join(p) for p in expected]
+        assert tokens == sum(map(len, expected))
+
+
+@pytest.mark.parametrize(
+    "line", ["a b", " a  b ", "a\tb", "a\u3000b", "a\u00a0b", "a\u2028b", "a\x1fb", "a\u200bb", "", "  ", "\u0085"]
+)
+def test_normalize_line_matches_fairseqs_whitespace_split(line):
+    assert bpe.normalize_line(line) == " ".join(line.split())
+
+
 def test_subword_model_api(model):
     text = "abc de  lim"
     pieces = model.encode(text)
