@@ -596,3 +596,63 @@ def compile_pdf(tex: str | os.PathLike, pdf_out: str | os.PathLike, inputs: Sequ
                              f"{' at ' + where.strip() if where else ''}")
         with atomic_write(pdf_out, "wb") as fh:
             fh.write((Path(tmp) / (tex.stem + ".pdf")).read_bytes())
+
+
+# --------------------------------------------------------------------------- partial results
+
+
+def render_available(config: dict, out_dir: str | os.PathLike, pdf: bool = True) -> list[Path]:
+    """Render every table of `config` from the result files that exist so far (a
+    paper run in progress): missing cells show as dashes, a missing statistics
+    file leaves its table out. Returns the LaTeX files written."""
+    results = Path(config["results_dir"])
+    out_dir = Path(out_dir)
+    cfg = config["tables"]
+    records = load_results(find_result_files(results, config))
+    written = []
+    for name in tables_for(config):
+        if name in RESULT_TABLES:
+            table = build_result_table(name, records, objectives=table_objectives(name, config),
+                                       tasks=config["tasks"], languages=config["languages"],
+                                       seeds=config["evaluation"]["seeds"], decimals=cfg["decimals"],
+                                       ddof=cfg["sd_ddof"], bold_scope=cfg["bold_scope"])
+        else:
+            stats = results / "stats" / f"{name}.tsv"
+            if not stats.exists():
+                log.warning("%s: not found, %s left out", stats, name)
+                continue
+            table = (build_table6(stats, config.get("corpus", {}).get("corpora")) if name == "table6"
+                     else build_table7(stats, config["tasks"], config["languages"]))
+        tex = out_dir / f"{name}.tex"
+        write_table(table, tex, tex.with_suffix(".csv"), tex.with_suffix(".md"))
+        written.append(tex)
+    write_document(written, [t.with_suffix(".md") for t in written], out_dir / "tables.tex", out_dir / "tables.md")
+    if pdf:
+        compile_pdf(out_dir / "tables.tex", out_dir / "tables.pdf", written, pdflatex=cfg["pdflatex"])
+    log.info("%d result files; tables in %s", len(records), out_dir)
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    import argparse
+
+    from lmvsmt.config import ConfigError, load
+
+    parser = argparse.ArgumentParser(
+        prog="python -m lmvsmt.tables",
+        description="Render the paper tables from the result files present so far (dashes for the rest); "
+                    "the workflow's own targets need every result file.")
+    parser.add_argument("--configfile", default="config/config.yaml")
+    parser.add_argument("--out", help="output directory (default: <results_dir>/tables-partial)")
+    parser.add_argument("--no-pdf", action="store_true", help="do not run pdflatex")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        config = load(args.configfile)
+        render_available(config, args.out or Path(config["results_dir"]) / "tables-partial", pdf=not args.no_pdf)
+    except (ConfigError, TableError) as exc:
+        raise SystemExit(str(exc)) from None
+
+
+if __name__ == "__main__":
+    main()

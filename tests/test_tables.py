@@ -391,3 +391,19 @@ def test_workflow_builds_tables_alone_and_only_what_changed(tmp_path):
     proc = snakemake(tmp_path, "--report", str(tmp_path / "report.html"), *targets)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "report.html").stat().st_size > 10000
+
+
+def test_render_available_partial_results(tmp_path):
+    """A run in progress: the command line renders what exists, dashes for the rest."""
+    results = tmp_path / "results"
+    write_results(results, {("SA", "2-LM", "en"): [0.5, 0.6]})
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump({"results_dir": str(results), "languages": ["en", "fr"], "tasks": ["SA"],
+                                   "objectives": ["2-LM", "2-MT"], "evaluation": {"seeds": [1, 2, 3]}}))
+    out = tmp_path / "partial"
+    tables.main(["--configfile", str(cfg), "--out", str(out), "--no-pdf"])
+    assert sorted(p.name for p in out.glob("table[0-9].tex")) == ["table1.tex", "table2.tex", "table8.tex", "table9.tex"]
+    lines = body_lines((out / "table1.tex").read_text())
+    assert lines[1:] == ["SA & 2-LM & $55.00 \\pm 7.07^{\\dagger}$ & -- \\\\", " & 2-MT & -- & -- \\\\"]
+    assert body_lines((out / "table2.tex").read_text())[1:] == ["SA & 2-LM & -- & -- \\\\", " & 2-MT & -- & -- \\\\"]
+    assert "\\input{table9}" in (out / "tables.tex").read_text()
