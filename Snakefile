@@ -14,7 +14,9 @@ if not workflow.overwrite_configfiles:
 include: "rules/common.smk"
 include: "rules/corpus.smk"
 include: "rules/bpe.smk"
+include: "rules/pretrain.smk"
 include: "rules/downstream.smk"
+include: "rules/evaluate.smk"
 # The tables stage reads every other stage's outputs: keep it the last include.
 include: "rules/tables.smk"
 

@@ -7,6 +7,7 @@ between sentences). Token tasks are labelled on the first sub-word of each word.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -79,7 +80,13 @@ def _read_conll(path: Path) -> list[Example]:
     return out
 
 
-def label_set(train: Sequence[Example]) -> list[str]:
+def label_set(train: Sequence[Example], data_dir: str | Path | None = None) -> list[str]:
+    """The label inventory of a dataset: every label observed in any split, as the
+    downstream stage records it in meta.json (a rare tag may be missing from train),
+    or, without meta.json, the labels of the training split."""
+    meta = Path(data_dir) / "meta.json" if data_dir is not None else None
+    if meta is not None and meta.exists():
+        return sorted(json.loads(meta.read_text(encoding="utf-8"))["labels_observed"])
     return sorted({label for ex in train for label in ex.labels})
 
 
@@ -103,7 +110,7 @@ def encode(examples: Sequence[Example], task: str, subwords, dictionary, labels:
         try:
             ids = [label_id[label] for label in ex.labels]
         except KeyError as exc:
-            raise TaskDataError(f"{where}: example {n + 1}: label {exc.args[0]!r} not seen in the training split "
+            raise TaskDataError(f"{where}: example {n + 1}: unknown label {exc.args[0]!r} "
                                 f"(known: {', '.join(labels)})") from None
         if is_token_task(task):
             pieces, firsts = [], []

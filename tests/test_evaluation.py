@@ -107,8 +107,15 @@ def test_bad_task_files_name_file_and_line(tmp_path):
     with pytest.raises(taskdata.TaskDataError, match=r"valid.tsv: empty split"):
         taskdata.read_split(tmp_path / "valid.tsv", "SA")
     ex = [taskdata.Example(texts=("x",), labels=["neutral"])]
-    with pytest.raises(taskdata.TaskDataError, match=r"test.tsv: example 1: label 'neutral' not seen"):
+    with pytest.raises(taskdata.TaskDataError, match=r"test.tsv: example 1: unknown label 'neutral'"):
         taskdata.encode(ex, "SA", ToySubwords(), Dictionary(), ["negative", "positive"], 64, where="test.tsv")
+
+
+def test_label_inventory_comes_from_meta_json_when_present(tmp_path):
+    train = [taskdata.Example(words=["a"], labels=["DET"])]
+    assert taskdata.label_set(train, tmp_path) == ["DET"]
+    (tmp_path / "meta.json").write_text(json.dumps({"labels_observed": ["NOUN", "DET", "X"]}))
+    assert taskdata.label_set(train, tmp_path) == ["DET", "NOUN", "X"]
 
 
 def test_sum_pooling_ignores_padding():
