@@ -341,9 +341,9 @@ def build_result_table(name: str, records: Iterable[dict], *, objectives: Sequen
                     entries.append(entry)
                 group_rows.append(Row(objective, [], entries))
             for j, _ in enumerate(languages):
-                shown = [round(r.entries[j].mean, decimals) for r in group_rows if r.entries[j].mean is not None]
-                if len(shown) >= 2:
-                    best = max(shown)
+                scores = [round(r.entries[j].mean, decimals) for r in group_rows if r.entries[j].mean is not None]
+                if len(scores) >= 2:
+                    best = max(scores)
                     for r in group_rows:
                         e = r.entries[j]
                         e.bold = e.mean is not None and round(e.mean, decimals) == best
@@ -359,7 +359,8 @@ def build_result_table(name: str, records: Iterable[dict], *, objectives: Sequen
                     "sd": "" if e.sd is None else f"{e.sd:.6f}",
                     "best": int(e.bold)})
     sd_word = "sample" if ddof == 1 else "population"
-    caption = (f"{METRIC_WORDS[spec.metric]} ($\\times$100) of the {spec.models} ({', '.join(o for g in groups for o in g)}) on the test sets, "
+    shown = ", ".join(o for g in groups for o in g)
+    caption = (f"{METRIC_WORDS[spec.metric]} ($\\times$100) of the {spec.models} ({shown}) on the test sets, "
                f"{MODE_WORDS[spec.mode]}: mean $\\pm$ {sd_word} standard deviation over {_seed_words(seeds)}. "
                f"Bold: best model per task and language")
     if len(groups) > 1:
@@ -440,7 +441,8 @@ def build_table7(path: str | os.PathLike, tasks: Sequence[str], languages: Seque
     caption = ("Downstream dataset statistics: dataset and number of examples in the train, validation "
                "and test splits per task and language (sentences for NER and POS).")
     return Table("table7", caption, ["Task", "Language", "Dataset", "Train", "Valid", "Test", "Total"], blocks,
-                 "stats", "lllrrrr", True, csv_rows=csv_rows, csv_fields=["task", "language", "dataset", *SPLIT_COLUMNS])
+                 "stats", "lllrrrr", True, csv_rows=csv_rows,
+                 csv_fields=["task", "language", "dataset", *SPLIT_COLUMNS])
 
 
 # --------------------------------------------------------------------------- rendering

@@ -402,7 +402,8 @@ def test_render_available_partial_results(tmp_path):
                                    "objectives": ["2-LM", "2-MT"], "evaluation": {"seeds": [1, 2, 3]}}))
     out = tmp_path / "partial"
     tables.main(["--configfile", str(cfg), "--out", str(out), "--no-pdf"])
-    assert sorted(p.name for p in out.glob("table[0-9].tex")) == ["table1.tex", "table2.tex", "table8.tex", "table9.tex"]
+    assert sorted(p.name for p in out.glob("table[0-9].tex")) == \
+        ["table1.tex", "table2.tex", "table8.tex", "table9.tex"]
     lines = body_lines((out / "table1.tex").read_text())
     assert lines[1:] == ["SA & 2-LM & $55.00 \\pm 7.07^{\\dagger}$ & -- \\\\", " & 2-MT & -- & -- \\\\"]
     assert body_lines((out / "table2.tex").read_text())[1:] == ["SA & 2-LM & -- & -- \\\\", " & 2-MT & -- & -- \\\\"]
