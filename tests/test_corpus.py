@@ -494,3 +494,46 @@ def test_snakemake_real_sources_download_unpack_and_build(tmp_path):
         assert len(rows) == 8 and {(r["lang1"], r["lang2"]) for r in rows} == {("en", "zh")}
         bitext = (results / "corpus" / name / "train" / "bitext.en-zh.zh").read_text(encoding="utf-8")
         assert bitext.startswith("zh sentence 0 of document")
+
+
+def test_failed_rebuild_keeps_the_previous_outputs(tmp_path):
+    raw = make_sources(tmp_path / "raw", UNPC, {d: ["en", "fr"] for d in range(10)})
+    out = tmp_path / "out"
+    build(raw, out, langs=["en", "fr"], max_bad_share=0.04)
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    corrupt_one_document(raw, UNPC)
+    with pytest.raises(corpus.CorpusError):
+        build(raw, out, langs=["en", "fr"], max_bad_share=0.04)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("name", ["unpc", "opensubtitles"])
+def test_demo_sources_have_real_choices(tmp_path, name):
+    demo = {"seed": 3, "vocab_scale": 1.0, f"{name}_documents": 40, "sentences_per_document": [4, 8],
+            "language_coverage": 0.4}
+    raw = tmp_path / name
+    counts = synthetic.write_demo_sources(name, raw, LANGS, demo)
+    layout = corpus_build.LAYOUTS[name]
+    groups = [g for path in layout.link_files(raw) for g in iter_link_groups(path)]
+    assert all(isinstance(g, LinkGroup) for g in groups) and len(groups) == counts["link_groups"]
+    shapes = Counter((len(a.split()), len(b.split())) for g in groups for a, b in g.links)
+    assert shapes[(1, 1)] > shapes[(2, 1)] + shapes[(1, 2)] > 0 and shapes[(1, 0)] + shapes[(0, 1)] > 0
+    languages_of = {}
+    for g in groups:
+        for ref in (g.from_doc, g.to_doc):
+            source = layout.source(ref)
+            languages_of.setdefault(layout.document_of(source), set()).add(layout.lang_of(source))
+    sizes = Counter(len(v) for v in languages_of.values())
+    assert len(languages_of) == 40 and sizes[2] > 0 and sum(sizes.values()) > sizes[2]
+    # the release format is what the real parser reads, and the build accepts it
+    out = tmp_path / "out"
+    corpus.build(name, raw, out, LANGS, valid=0.1, test=0.1, use="uncapped")
+    assert stat(out, "documents_bad") == "0" and stat(out, "link_groups_bad") == "0"
+    check_corpus_files(out, LANGS, tagged=False)
+    if name == "opensubtitles":  # some films have two subtitle files in one language
+        versions = Counter(p.parent for p in (raw / layout.docs_dir).rglob("*.xml"))  # per language and film
+        assert max(versions.values()) == 2
+    # deterministic: the same seed writes the same bytes
+    synthetic.write_demo_sources(name, tmp_path / "again", LANGS, demo)
+    for path in sorted(p for p in raw.rglob("*") if p.is_file()):
+        assert path.read_bytes() == (tmp_path / "again" / path.relative_to(raw)).read_bytes()

@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 SPLITS = ("train", "valid", "test")
 DOC_PATTERN = "{split}/doc.{lang}.txt"
 BITEXT_PATTERN = "{split}/bitext.{lang1}-{lang2}.{side}"
+# One row per allocated bitext: the multi-way document, its pair (lang1 < lang2),
+# split, aligned sentence pairs in its link group (links with ids on both sides),
+# and the two language versions (paths inside the release) it consumes.
 ALLOCATION_COLUMNS = ("doc_id", "lang1", "lang2", "split", "sentences", "source1", "source2")
 
 
@@ -246,17 +249,17 @@ def build(
                 out.append((doc, lang1, lang2, split_of[doc], str(result.cand_links[i]), s1, s2))
         return sorted(out, key=lambda r: (r[1], r[2], r[0], r[5], r[6]))
 
-    for name, capped in (("uncapped", False), ("capped", True)):
-        with atomic_write(out_dir / f"allocation.{name}.tsv") as fh:
-            fh.write("\t".join(ALLOCATION_COLUMNS) + "\n")
-            fh.writelines("\t".join(r) + "\n" for r in rows(allocation.chosen(capped)))
-
     chosen = {
         (result.cand_from[i], result.cand_to[i]): split_of[doc_names[result.cand_doc[i]]]
         for indices in allocation.chosen(use == "capped").values()
         for i in indices
     }
     counts = write_corpus(layout, raw_dir, out_dir, languages, result, chosen)
+    # written after the text, so a failed build replaces none of the earlier outputs
+    for name, capped in (("uncapped", False), ("capped", True)):
+        with atomic_write(out_dir / f"allocation.{name}.tsv") as fh:
+            fh.write("\t".join(ALLOCATION_COLUMNS) + "\n")
+            fh.writelines("\t".join(r) + "\n" for r in rows(allocation.chosen(capped)))
 
     stats = _stats(result, allocation, pairs, counts, unit, use)
     with atomic_write(out_dir / "stats.tsv") as fh:
@@ -281,13 +284,13 @@ def write_corpus(layout, raw_dir, out_dir, languages, result: Scan, chosen) -> C
             handles[path.relative_to(out_dir).as_posix()] = stack.enter_context(atomic_write(path))
         started = set()  # document files that already hold a document
         progress = tqdm(total=len(remaining), desc=f"{layout.corpus}: write", unit="bitext", mininterval=10, file=sys.stderr)
+
+        def chosen_group(from_doc: str, to_doc: str) -> bool:
+            return (sources.get(layout.source(from_doc)), sources.get(layout.source(to_doc))) in remaining
+
         for path in result.link_files:
             if not remaining:
                 break
-            def chosen_group(from_doc: str, to_doc: str) -> bool:
-                key = (sources.get(layout.source(from_doc)), sources.get(layout.source(to_doc)))
-                return key in remaining
-
             # validated in pass 1; only the chosen groups are parsed again
             for group in iter_link_groups(path, validate=False, select=chosen_group):
                 if isinstance(group, BadGroup):
