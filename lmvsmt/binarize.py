@@ -34,6 +34,7 @@ from lmvsmt.bpe import (
     encode_text_lines,
     encode_translation_lines,
     bitext_path,
+    check_declared,
     doc_path,
     read_lines,
 )
@@ -305,7 +306,11 @@ def output_names(dataset: str, languages: Sequence[str]) -> list[str]:
     return names + [f"dict.{lang}.txt" for lang in sorted(languages)]
 
 
-def build(dataset: str, results, corpora, languages, model_path, dict_path, out_dir, work_dir, threads: int) -> None:
-    """Build data-bin/{dataset} from the corpus stage's files."""
+def build(
+    dataset: str, results, corpora, languages, model_path, dict_path, out_dir, work_dir, threads: int, declared=None
+) -> None:
+    """Build data-bin/{dataset} from the corpus stage's files (`declared`: the rule's
+    corpus inputs, checked against the files read here)."""
     files = dataset_inputs(dataset, results, corpora, languages)
+    check_declared(input_paths(dataset, results, corpora, languages), declared)
     BUILDERS[dataset](model_path, dict_path, files, out_dir, work_dir, threads)

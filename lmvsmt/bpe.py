@@ -237,9 +237,20 @@ def sample_sentences(
     return taken
 
 
-def prepare_sample(results, corpora: Sequence[str], languages: Sequence[str], out_path, size: int, seed: int) -> None:
-    """Check the corpus files, then write the training sample (the BPE stage's first step)."""
+def check_declared(expected: Iterable, declared: Iterable | None) -> None:
+    """The files a rule declares must be the ones this module reads (same path contract)."""
+    if declared is not None and sorted(map(str, expected)) != sorted(map(str, declared)):
+        missing = sorted(set(map(str, expected)) - set(map(str, declared)))
+        raise ValueError(f"rule inputs differ from the corpus path contract (e.g. {missing[:3]} not declared)")
+
+
+def prepare_sample(
+    results, corpora: Sequence[str], languages: Sequence[str], out_path, size: int, seed: int, declared=None
+) -> None:
+    """Check the corpus files, then write the training sample (the BPE stage's first step).
+    `declared`: the rule's input files, checked against the files read here."""
     documents = document_files(results, corpora, languages)
+    check_declared(documents.values(), declared)
     check_documents(documents, languages)
     train_files = {lang: [documents[(c, "train", lang)] for c in corpora] for lang in languages}
     sample_sentences(train_files, out_path, size, seed)

@@ -10,13 +10,19 @@ BPE_DIR = f"{RESULTS}/bpe"
 DATA_BIN = f"{RESULTS}/data-bin"
 # Datasets the configured objectives train on (documents serve CLM, MLM and 2-LM).
 BPE_DATASETS = sorted({lmvsmt_binarize.OBJECTIVE_DATASETS[o] for o in OBJECTIVES})
-
-
-def bpe_dataset_outputs(dataset):
-    return [
+# Files of each dataset directory besides tokens.tsv.
+BPE_DATASET_FILES = {
+    dataset: [
         f"{DATA_BIN}/{dataset}/{name}"
         for name in lmvsmt_binarize.output_names(dataset, LANGUAGES)
     ]
+    for dataset in ("documents", "bitext", "tlm")
+}
+BPE_TARGETS = (
+    [f"{BPE_DIR}/spm.model", f"{BPE_DIR}/spm.vocab", f"{BPE_DIR}/dict.txt"]
+    + [path for dataset in BPE_DATASETS for path in BPE_DATASET_FILES[dataset]]
+    + [f"{RESULTS}/stats/tokens.tsv"]
+)
 
 
 rule bpe_sample:
@@ -27,7 +33,6 @@ rule bpe_sample:
     output:
         f"{BPE_DIR}/train_sample.txt",
     params:
-        results=RESULTS,
         corpora=BPE_CORPORA,
         languages=LANGUAGES,
         size=BPE["input_sentence_size"],
@@ -79,14 +84,12 @@ for _dataset in ("documents", "bitext", "tlm"):
             model=f"{BPE_DIR}/spm.model",
             dict=f"{BPE_DIR}/dict.txt",
         output:
-            data=bpe_dataset_outputs(_dataset),
+            data=BPE_DATASET_FILES[_dataset],
             tokens=f"{DATA_BIN}/{_dataset}/tokens.tsv",
         params:
             dataset=_dataset,
-            results=RESULTS,
             corpora=BPE_CORPORA,
             languages=LANGUAGES,
-            work_dir=f"{RESULTS}/work/bpe",
         threads: BPE["threads"]
         log:
             logpath(f"bpe_{_dataset}"),
@@ -116,11 +119,4 @@ rule bpe_tokens:
         "../workflow/scripts/bpe_tokens.py"
 
 
-def bpe_final_targets():
-    targets = [f"{BPE_DIR}/spm.model", f"{BPE_DIR}/spm.vocab", f"{BPE_DIR}/dict.txt"]
-    for dataset in BPE_DATASETS:
-        targets += bpe_dataset_outputs(dataset)
-    return targets + [f"{RESULTS}/stats/tokens.tsv"]
-
-
-FINAL_TARGETS.append(bpe_final_targets)
+FINAL_TARGETS.append(lambda: BPE_TARGETS)

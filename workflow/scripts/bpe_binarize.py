@@ -4,15 +4,19 @@ from pathlib import Path
 from lmvsmt import binarize, bpe
 
 p = snakemake.params
+out_dir = Path(snakemake.output.tokens).parent
 with bpe.stage_step(snakemake.log[0]):
+    # {R}/data-bin/{dataset}/: the corpus files and the scratch space lie under {R}.
+    results = out_dir.parents[1]
     binarize.build(
         p.dataset,
-        p.results,
+        results,
         p.corpora,
         p.languages,
         snakemake.input.model,
         snakemake.input.dict,
-        Path(snakemake.output.tokens).parent,
-        p.work_dir,
+        out_dir,
+        results / "work" / "bpe",
         snakemake.threads,
+        declared=snakemake.input.corpus,
     )
