@@ -10,8 +10,9 @@ Datasets (see OBJECTIVE_DATASETS):
   translation_multi_simple_epoch reads l2->l1 from the same files (its data manager
   falls back to {split}.{tgt}-{src}.* when {split}.{src}-{tgt}.* does not exist).
 - tlm (TLM): "sentence __tgt__ translation" in both directions. Each pair's l1->l2
-  lines come before all of its l2->l1 lines, so a block packed by
-  `--sample-break-mode complete` never holds a pair next to its own reverse.
+  lines come before all of its l2->l1 lines, so a sentence pair and its reverse are a
+  whole language pair's data apart, not neighbours in a block packed by
+  `--sample-break-mode complete` (where the second would be a copy task).
 """
 from __future__ import annotations
 
@@ -117,13 +118,17 @@ def aligned_pairs(files: Sequence[tuple[str | os.PathLike, str | os.PathLike]]) 
     """Sentence pairs of line-aligned files; pairs with an empty side carry no
     translation and are skipped (in bitext and TLM alike). Misalignment is an error."""
     for path1, path2 in files:
-        number = 0
+        skipped = 0
         for number, (s1, s2) in enumerate(itertools.zip_longest(read_lines(path1), read_lines(path2)), 1):
             if s1 is None or s2 is None:
                 short = path1 if s1 is None else path2
                 raise CorpusError(f"{short}: ends at line {number - 1}, its aligned file has more lines")
             if s1.strip() and s2.strip():
                 yield s1, s2
+            else:
+                skipped += 1
+        if skipped:
+            logger.warning("%s / %s: skipped %d pairs with an empty side", path1, path2, skipped)
 
 
 def bitext_jobs(l1: str, l2: str, files) -> Iterator[Job]:
