@@ -59,6 +59,9 @@ def language_pairs(languages: Iterable[str]) -> list[Pair]:
 
 def fairseq_preprocess(argv: list[str]) -> None:
     """Run fairseq-preprocess in this process (one fairseq import per rule, not per call)."""
+    from lmvsmt.fairseq_compat import check_numpy
+
+    check_numpy()  # fairseq's data code needs numpy<2
     from fairseq import options
     from fairseq_cli import preprocess
 
