@@ -12,6 +12,13 @@ calls fairseq as documented and a future fairseq only needs this module changed.
 - fairseq drops the last batch of an epoch whose size is not a multiple of
   --required-batch-size-multiple (default 8): a small validation set becomes empty
   and training fails. We ask for multiples of 1.
+- fairseq cannot open an empty binarized split (it memory-maps the empty .bin file):
+  a language pair without validation sentences, possible in a small corpus, would
+  stop 2-MT. Empty files are read as empty datasets.
+- fairseq keeps the best validation loss in attributes of its functions
+  (save_checkpoint.best, should_stop_early.best): a second run in the same process
+  would compare against the first run's loss and may never write checkpoint_best.pt.
+  They are reset before each run (a resumed run reloads its own from the checkpoint).
 - --bf16 is refused: fairseq 0.12 has no bf16 path for these models worth trusting
   (its mixed-precision optimisers assume fp16 loss scaling); use --fp16 or --amp.
 """
@@ -63,6 +70,48 @@ def prepare() -> None:
     """Call before importing fairseq in a process that trains or loads models."""
     check_numpy()
     allow_full_checkpoint_loading()
+
+
+class _NoBuffer:
+    """Stands in for the memory map of an empty .bin file (fairseq closes it on delete)."""
+
+    class _mmap:  # noqa: N801 (the attribute name fairseq uses)
+        @staticmethod
+        def close() -> None:
+            pass
+
+
+def allow_empty_splits() -> None:
+    """Read an empty binarized split as an empty dataset (idempotent, process-wide)."""
+    from fairseq.data import indexed_dataset
+
+    cls = indexed_dataset.MMapIndexedDataset
+    if getattr(cls, "_lmvsmt_allows_empty", False):
+        return
+    original = cls._do_init
+
+    def _do_init(self, path):
+        if os.path.getsize(indexed_dataset.data_file_path(path)) == 0:
+            self._path = path
+            self._index = self.Index(indexed_dataset.index_file_path(path))
+            self._bin_buffer_mmap = _NoBuffer()
+            self._bin_buffer = memoryview(b"")
+            return
+        original(self, path)
+
+    cls._do_init = _do_init
+    cls._lmvsmt_allows_empty = True
+
+
+def reset_process_state() -> None:
+    """Forget what an earlier fairseq run in this process left in module state."""
+    from fairseq import checkpoint_utils
+    import fairseq_cli.train as fairseq_train
+
+    for fn in (checkpoint_utils.save_checkpoint, fairseq_train.should_stop_early):
+        for attr in ("best", "num_runs"):
+            if hasattr(fn, attr):
+                delattr(fn, attr)
 
 
 def transformer_lm_dims(embed_dim: int) -> list[str]:

@@ -91,8 +91,8 @@ def available_pairs(data_dir: Path, pairs: list[str]) -> tuple[list[str], list[s
 
 
 def dictionary_file(objective: str, data_dir: Path, languages: list[str]) -> Path:
-    if objectives.DATASET[objective] == "bitext":
-        return Path(data_dir) / f"dict.{languages[0]}.txt"
+    if objectives.DATASET[objective] == "bitext":  # one copy per language, all identical
+        return Path(data_dir) / f"dict.{sorted(languages)[0]}.txt"
     return Path(data_dir) / "dict.txt"
 
 
@@ -239,6 +239,8 @@ def run_fairseq(argv: list[str], stop: _StopRequest | None = None, raw_log: Path
         return original_print(self, stats, tag=tag, step=step)
 
     _repair_last_checkpoint(Path(cfg.checkpoint.save_dir))
+    fairseq_compat.allow_empty_splits()
+    fairseq_compat.reset_process_state()
     with _patched(fairseq_train, "validate_and_save", validate_and_save), \
             _patched(checkpoint_utils, "load_checkpoint", load_checkpoint), \
             _patched(progress_bar.JsonProgressBar, "log", bar_log), \
@@ -324,6 +326,13 @@ def _export_checkpoint(run_dir: Path) -> Path:
     return target
 
 
+def finish_run(run_dir: Path, state: dict) -> None:
+    """Export the final model of a finished run and mark the run done."""
+    _export_checkpoint(run_dir)
+    with atomic_write(run_dir / DONE) as fh:
+        json.dump({"update": state["last_update"], "resumed_from": state["start_update"]}, fh)
+
+
 @dataclass
 class TrainingJob:
     """What runs in every process of the submitit job (one per GPU, or one CPU process)."""
@@ -352,9 +361,7 @@ class TrainingJob:
                 stop.hand_over()
             raise SystemExit(0)  # the other ranks end with rank 0's requeue
         if rank == 0:
-            _export_checkpoint(run_dir)
-            with atomic_write(run_dir / DONE) as fh:
-                json.dump({"update": state["last_update"], "resumed_from": state["start_update"]}, fh)
+            finish_run(run_dir, state)
         return state
 
     def checkpoint(self, *args, **kwargs):
@@ -422,8 +429,6 @@ def pretrain(objective: str, config: dict, data_dir, work_root, outputs: dict) -
     for note in command.notes:
         log.warning("%s: %s", objective, note)
     print(f"lmvsmt: {objective} run directory {run_dir}\nlmvsmt: {command.shell()}", flush=True)
-    with atomic_write(run_dir / "command.txt") as fh:
-        fh.write(command.shell() + "\n")
     done = run_dir / DONE
     if done.exists() and (run_dir / FINAL / "checkpoint_best.pt").exists():
         print(f"lmvsmt: {objective} already trained in {run_dir}: exporting it", flush=True)
@@ -431,21 +436,27 @@ def pretrain(objective: str, config: dict, data_dir, work_root, outputs: dict) -
         if alloc.launcher == "local":
             with _RunLock(run_dir):  # fail now, not in the job, when an orphan still trains here
                 pass
+        with atomic_write(run_dir / "command.txt") as fh:
+            fh.write(command.shell() + "\n")
         job = TrainingJob(command.argv, str(run_dir.resolve()), pcfg["threads"])
         launch.run(job, pcfg, objective, alloc, run_dir / "submitit", run_dir)
         if not done.exists():
             raise PretrainError(f"{objective}: the job ended without finishing training; see the log above")
+    export_outputs(objective, config, data_dir, run_dir, outputs)
+    print(f"lmvsmt: {objective} done: {json.loads(done.read_text())}", flush=True)
+
+
+def export_outputs(objective: str, config: dict, data_dir: Path, run_dir: Path, outputs: dict) -> None:
+    """The rule's outputs from a finished run directory."""
     records = read_train_log(run_dir / RAW_LOG)
     _copy(run_dir / FINAL / "checkpoint_best.pt", Path(outputs["model"]))
     _copy(dictionary_file(objective, data_dir, config["languages"]), Path(outputs["dict"]))
-    with atomic_write(outputs["command"]) as fh:
-        fh.write((run_dir / "command.txt").read_text())
+    _copy(run_dir / "command.txt", Path(outputs["command"]))
     with atomic_write(outputs["config"]) as fh:
         yaml.safe_dump(config, fh, sort_keys=False, allow_unicode=True)
     with atomic_write(outputs["log"]) as fh:
         fh.writelines(json.dumps(r) + "\n" for r in records)
     plot_loss(records, objective, Path(outputs["plot"]))
-    print(f"lmvsmt: {objective} done: {json.loads(done.read_text())}", flush=True)
 
 
 # --------------------------------------------------------------------------- evaluation API
