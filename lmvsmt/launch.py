@@ -149,7 +149,7 @@ def run(job_fn: Callable[[], Any], pcfg: dict, objective: str, alloc: Allocation
     """Run `job_fn` with the configured launcher, wait for it and return rank 0's result."""
     folder.mkdir(parents=True, exist_ok=True)
     cap = pcfg[alloc.launcher]["max_requeues"]
-    poll = pcfg["slurm"]["poll_interval_s"] if alloc.launcher == "slurm" else 1.0
+    poll = pcfg["slurm"]["poll_interval_s"] if alloc.launcher == "slurm" else 0.2
     resubmits = 0
     while True:
         job = _reattach(pcfg, alloc, folder)

@@ -13,7 +13,8 @@ Layout ({R} = results_dir):
 Losses in the training log are fairseq's: cross-entropy in bits (base 2) per token.
 
 `load_model(objective, model_dir)` gives evaluation a torch module with `.dictionary`,
-`.hidden_size` and `.encode(tokens, lang)`.
+`.hidden_size` and `.encode(tokens, lang)` (lmvsmt.pretrained). torch and fairseq are
+imported where they are used: the rule's own process only plans, waits and copies.
 """
 from __future__ import annotations
 
@@ -32,9 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-import torch
 import yaml
-from torch import nn
 
 from lmvsmt import fairseq_compat, launch, objectives
 from lmvsmt.io import atomic_path, atomic_write
@@ -197,6 +196,8 @@ def run_fairseq(argv: list[str], stop: _StopRequest | None = None, raw_log: Path
         requested = bool(stop is not None and stop.requested)
         if trainer.data_parallel_world_size > 1:
             # Every rank must stop at the same update, or the next all-reduce hangs.
+            import torch
+
             flag = torch.tensor([float(requested)], device=trainer.device)
             flag = distributed_utils.all_reduce(flag, group=trainer.data_parallel_process_group)
             requested = bool(flag.item() > 0)
@@ -315,6 +316,8 @@ class _RunLock:
 
 def _export_checkpoint(run_dir: Path) -> Path:
     """The best checkpoint without the optimizer state (evaluation needs the weights only)."""
+    import torch
+
     fairseq_compat.prepare()
     best = run_dir / "checkpoint_best.pt"
     source = best if best.exists() else run_dir / "checkpoint_last.pt"
@@ -343,6 +346,7 @@ class TrainingJob:
 
     def __call__(self) -> dict:
         import submitit
+        import torch
 
         env = submitit.JobEnvironment()
         rank, world = env.global_rank, env.num_tasks
@@ -463,73 +467,9 @@ def export_outputs(objective: str, config: dict, data_dir: Path, run_dir: Path, 
 
 
 def load_model(objective: str, model_dir):
-    """The pretrained model of `objective` in `model_dir` (checkpoint_best.pt + dict.txt),
-    as a torch module in eval mode; see PretrainedModel."""
-    fairseq_compat.check_numpy()
-    from fairseq import checkpoint_utils
+    """The pretrained model of `objective` in `model_dir` (checkpoint_best.pt + dict.txt)
+    as a torch module in eval mode with `.dictionary`, `.hidden_size` and
+    `.encode(tokens, lang)`: see lmvsmt.pretrained.PretrainedModel."""
+    from lmvsmt import pretrained
 
-    model_dir = Path(model_dir)
-    overrides = {"data": str(model_dir)}
-    if objective == "2-MT":
-        overrides["fixed_dictionary"] = str(model_dir / "dict.txt")
-    with fairseq_compat.full_checkpoint_loading():
-        models, _cfg, task = checkpoint_utils.load_model_ensemble_and_task(
-            [str(model_dir / "checkpoint_best.pt")], arg_overrides=overrides)
-    model = PretrainedModel(objective, models[0], task.source_dictionary)
-    return model.eval()
-
-
-class PretrainedModel(nn.Module):
-    """A pretrained encoder for evaluation.
-
-    `encode(tokens, lang)` takes sub-word ids [B, T] (no special tokens, right-padded
-    with `dictionary.pad()`), frames them as in pretraining, and returns the hidden
-    states of exactly those positions [B, T, H]:
-      2-LM  <s> x </s>         -> encoder output
-      2-MT  __lang__ x </s>    -> encoder output (source language token, as trained)
-      MLM   <s> x </s>         -> last encoder layer
-      CLM/TLM  </s> x          -> last decoder layer before the vocabulary projection
-                                  (in training every line follows a </s>)
-    """
-
-    def __init__(self, objective: str, model, dictionary):
-        super().__init__()
-        self.objective, self.model, self.dictionary = objective, model, dictionary
-        self.causal = objective in ("CLM", "TLM")
-        stack = model.decoder if self.causal else model.encoder
-        embed = getattr(stack, "embed_tokens", None) or stack.sentence_encoder.embed_tokens
-        self.hidden_size = embed.embedding_dim
-
-    def _prefix(self, lang: str) -> int:
-        if self.objective == "2-MT":
-            index = self.dictionary.index(f"__{lang}__")
-            if index == self.dictionary.unk():
-                raise ValueError(f"2-MT model has no language token __{lang}__")
-            return index
-        return self.dictionary.eos() if self.causal else self.dictionary.bos()
-
-    def encode(self, tokens, lang: str):
-        pad, eos = self.dictionary.pad(), self.dictionary.eos()
-        batch, length = tokens.shape
-        lengths = tokens.ne(pad).sum(dim=1)
-        framed = tokens.new_full((batch, length + 2), pad)
-        framed[:, 0] = self._prefix(lang)
-        framed[:, 1:length + 1] = tokens
-        if not self.causal:
-            framed[torch.arange(batch, device=tokens.device), lengths + 1] = eos
-        states = self._forward(framed, lengths + 2)
-        return states[:, 1:length + 1]
-
-    def _forward(self, framed, lengths):
-        if self.objective in objectives.DOUBLE_STACK:
-            out = self.model.encoder(framed, src_lengths=lengths)
-            return out["encoder_out"][0].transpose(0, 1)
-        if self.causal:
-            return self.model.decoder(framed, features_only=True)[0]
-        if hasattr(self.model.encoder, "sentence_encoder"):  # fairseq's masked_lm arch
-            inner, _ = self.model.encoder.sentence_encoder(framed)
-            return inner[-1].transpose(0, 1)
-        return self.model(framed, features_only=True)[0]  # roberta
-
-    def forward(self, tokens, lang: str):
-        return self.encode(tokens, lang)
+    return pretrained.load_model(objective, model_dir)

@@ -1,0 +1,221 @@
+"""Pretraining runs (issue 5) on a toy binarized data set: every objective trains,
+exports and loads back with hidden states; a time-limit signal checkpoints,
+requeues and resumes (and the requeue cap fails clearly); a SIGKILLed Snakemake
+run resumes from its last checkpoint when rerun."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+import pretrain_toydata
+from lmvsmt import config as lmvsmt_config
+from lmvsmt import launch, objectives, pretrain
+
+ROOT = Path(__file__).resolve().parent.parent
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+OUTPUT_NAMES = dict(model="checkpoint_best.pt", dict="dict.txt", command="command.txt", config="config.yaml",
+                    log="train_log.jsonl", plot="loss.png")
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory) -> Path:
+    return pretrain_toydata.build(tmp_path_factory.mktemp("toy") / "results", docs_per_lang=10)
+
+
+def tiny_pretrain(max_update: int, save_every: int, **local) -> dict:
+    """The demo's tiny models on a toy budget, one CPU process."""
+    per_objective = {o: {"batch_size": 8, "lr": 0.002, "warmup_updates": 2} for o in objectives.OBJECTIVES}
+    for o in ("2-LM", "CLM", "MLM", "TLM"):
+        per_objective[o]["tokens_per_sample"] = 64
+    for o in objectives.DOUBLE_STACK:
+        per_objective[o]["max_tokens"] = None
+    return {"launcher": "local", "preset": "tiny", "max_update": max_update, "save_interval_updates": save_every,
+            "log_interval": 1, "global_batch": 8, "precision": "fp32", "num_workers": 0, "threads": 1,
+            "objectives": per_objective, "local": {"gpus": 0, **local}}
+
+
+def tiny_config(results: Path, **kwargs) -> dict:
+    return lmvsmt_config.validate({"results_dir": str(results), "pretrain": tiny_pretrain(**kwargs)})
+
+
+def outputs_in(directory: Path) -> dict:
+    return {key: str(directory / name) for key, name in OUTPUT_NAMES.items()}
+
+
+def data_dir(results: Path, objective: str) -> Path:
+    return results / "data-bin" / objectives.DATASET[objective]
+
+
+def test_every_objective_trains_exports_and_yields_hidden_states(toy, tmp_path):
+    config = tiny_config(toy, max_update=2, save_every=2)
+    cpu = launch.Allocation("local", 1, 1, False)
+    for objective in objectives.OBJECTIVES:
+        run_dir = tmp_path / "work" / objective
+        command = pretrain.plan(objective, config, data_dir(toy, objective), run_dir, cpu, check_data=True)
+        state = pretrain.run_fairseq(command.argv, raw_log=run_dir / pretrain.RAW_LOG)
+        assert state["last_update"] == 2 and state["start_update"] == 0 and not state["stopped"]
+        (run_dir / "command.txt").write_text(command.shell() + "\n")
+        pretrain.finish_run(run_dir, state)
+        out = tmp_path / "pretrain" / objective
+        pretrain.export_outputs(objective, config, data_dir(toy, objective), run_dir, outputs_in(out))
+
+        records = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+        assert [r["update"] for r in records if "train_loss" in r] == [1, 2]
+        assert [r["update"] for r in records if "valid_loss" in r] == [2]
+        assert (out / "loss.png").read_bytes()[:4] == b"\x89PNG"
+        assert (out / "command.txt").read_text().startswith("fairseq-train ")
+        assert yaml.safe_load((out / "config.yaml").read_text())["pretrain"]["max_update"] == 2
+        assert (out / "dict.txt").read_text() == (toy / "bpe" / "dict.txt").read_text()
+
+        model = pretrain.load_model(objective, out)
+        d = model.dictionary
+        # One dictionary for all five models: the file's entries after fairseq's 4 specials.
+        assert len(d) == d.nspecial + len(pretrain_toydata_dictionary(toy)) and model.hidden_size == 64
+        ids = [[d.index(w) for w in "en1 en2 en5 en7".split()], [d.index(w) for w in "en3 en4".split()]]
+        tokens = torch.full((2, 4), d.pad(), dtype=torch.long)
+        for i, row in enumerate(ids):
+            tokens[i, :len(row)] = torch.tensor(row)
+        with torch.no_grad():
+            states = model.encode(tokens, "en")
+            alone = model.encode(tokens[1:, :2], "en")
+        assert states.shape == (2, 4, 64) and torch.isfinite(states).all()
+        # Right padding does not change the states of the real tokens.
+        assert torch.allclose(states[1, :2], alone[0], atol=1e-5), objective
+        if objective == "2-MT":
+            with torch.no_grad():
+                assert not torch.allclose(model.encode(tokens, "fr"), states)  # the source language token counts
+            with pytest.raises(ValueError, match="__xx__"):
+                model.encode(tokens, "xx")
+
+
+def pretrain_toydata_dictionary(root: Path) -> list[str]:
+    return (root / "bpe" / "dict.txt").read_text().splitlines()
+
+
+def _wait_for(predicate, timeout: float, what: str):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _lock_pid(run_dir: Path) -> int | None:
+    text = (run_dir / "train.lock").read_text() if (run_dir / "train.lock").exists() else ""
+    match = re.match(r"pid (\d+)", text)
+    return int(match.group(1)) if match else None
+
+
+def _job_log(run_dir: Path) -> str:
+    return "".join(p.read_text(errors="replace") for p in sorted((run_dir / "submitit").glob("*_0_log.*")))
+
+
+def test_time_limit_requeues_resumes_and_the_cap_fails_clearly(toy, tmp_path):
+    """SIGUSR2 is what submitit's controller (local) or Slurm (--signal) sends before
+    the time limit: the job saves a checkpoint at the next update and is requeued
+    (max_requeues 1); the second signal exceeds the cap and the rule fails with one
+    clear line; a rerun resumes from the saved update and finishes."""
+    # time_min 5: submitit treats a signal as a time-out (not a preemption) and counts it.
+    config = tiny_config(toy, max_update=60, save_every=5, time_min=5, signal_delay_s=1, max_requeues=1)
+    work = tmp_path / "work" / "CLM"
+    out = outputs_in(tmp_path / "pretrain" / "CLM")
+    errors: list[BaseException] = []
+
+    def rule():
+        try:
+            pretrain.pretrain("CLM", config, data_dir(toy, "CLM"), work, out)
+        except BaseException as exc:  # noqa: BLE001 (reported by the test)
+            errors.append(exc)
+
+    thread = threading.Thread(target=rule)
+    thread.start()
+    run_dir = _wait_for(lambda: next(work.glob("run-*/checkpoint_last.pt"), None), 120, "a checkpoint").parent
+    first_pid = _wait_for(lambda: _lock_pid(run_dir), 30, "the training process")
+    os.kill(first_pid, signal.SIGUSR2)
+    # The requeued process resumes and writes a newer checkpoint.
+    second_pid = _wait_for(lambda: (p := _lock_pid(run_dir)) != first_pid and p, 120, "the requeued process")
+    _wait_for(lambda: re.search(r"resuming from .* at update [1-9]", _job_log(run_dir)), 60, "the resume")
+    resumed_at = int(re.search(r"resuming from .* at update (\d+)", _job_log(run_dir)).group(1))
+    _wait_for(lambda: any(int(p.stem.split("_")[-1]) > resumed_at for p in run_dir.glob("checkpoint_*_*.pt")),
+              120, "a checkpoint after the resume")
+    os.kill(second_pid, signal.SIGUSR2)
+    thread.join(timeout=180)
+    assert not thread.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], launch.LaunchError), errors
+    message = str(errors[0])
+    assert "time limit more often than max_requeues allows" in message and "rerunning resumes" in message
+    assert "\n" not in message
+    saved_at = int(re.findall(r"checkpoint saved at update (\d+)", _job_log(run_dir))[-1])
+    assert saved_at > resumed_at > 0
+
+    # A rerun (the same rule, same settings) continues from the saved update.
+    rerun_config = tiny_config(toy, max_update=60, save_every=5, time_min=5, signal_delay_s=1, max_requeues=1)
+    pretrain.pretrain("CLM", rerun_config, data_dir(toy, "CLM"), work, out)
+    assert f"resuming from {run_dir.resolve()}/checkpoint_last.pt at update {saved_at}" in _job_log(run_dir)
+    assert json.loads((run_dir / pretrain.DONE).read_text())["update"] == 60
+    records = [json.loads(line) for line in Path(out["log"]).read_text().splitlines()]
+    train_updates = [r["update"] for r in records if "train_loss" in r]
+    assert train_updates == list(range(1, 61))  # once each, the resumed lines replacing the lost ones
+
+
+def test_killed_snakemake_run_resumes_from_its_checkpoint(toy, tmp_path):
+    """SIGKILL the whole Snakemake process group after a checkpoint was written;
+    rerunning the same target continues from the saved update."""
+    results = tmp_path / "results"
+    (results).mkdir()
+    for sub in ("bpe", "data-bin"):
+        os.symlink(toy / sub, results / sub)
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg["results_dir"] = str(results)
+    cfg["pretrain"] = tiny_pretrain(max_update=60, save_every=10)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    target = str(results / "pretrain" / "TLM" / "checkpoint_best.pt")
+    base = [SNAKEMAKE, target, "--workflow-profile", "none", "--configfile", str(path), "--cores", "1",
+            "--allowed-rules", "pretrain"]
+
+    proc = subprocess.Popen(base, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        work = results / "work" / "pretrain" / "TLM"
+        ckpt = _wait_for(lambda: next(work.glob("run-*/checkpoint_last.pt"), None), 180, "a checkpoint")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    run_dir = ckpt.parent
+    pid = _lock_pid(run_dir)
+    _wait_for(lambda: pid is None or not _alive(pid), 10, "the killed training process to go")
+    assert not Path(target).exists()
+
+    subprocess.run([*base, "--unlock"], cwd=ROOT, check=True, capture_output=True)
+    rerun = subprocess.run(base, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    rule_log = (results / "logs" / "pretrain" / "TLM.log").read_text()
+    resumed = re.findall(r"resuming from .*checkpoint_last\.pt at update (\d+)", rule_log)
+    assert resumed and int(resumed[-1]) >= 10, rule_log[-3000:]
+    assert json.loads((run_dir / pretrain.DONE).read_text()) == {"update": 60, "resumed_from": int(resumed[-1])}
+    assert Path(target).exists()
+
+    again = subprocess.run([*base, "-n"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text()
