@@ -95,6 +95,32 @@ def dictionary_file(objective: str, data_dir: Path, languages: list[str]) -> Pat
     return Path(data_dir) / "dict.txt"
 
 
+def data_dir_of(results, objective: str) -> str:
+    """The binarized data an objective trains on (path contract, issue 4)."""
+    return f"{results}/data-bin/{objectives.DATASET[objective]}"
+
+
+def input_files(results, objective: str, languages: list[str]) -> list[str]:
+    """The data files the rule waits for (train and valid splits, dictionaries)."""
+    from lmvsmt.binarize import output_names
+
+    dataset = objectives.DATASET[objective]
+    return [f"{results}/data-bin/{dataset}/{name}" for name in output_names(dataset, languages)
+            if not name.startswith("test.")]
+
+
+def planned_commands(config: dict, work_root) -> dict[str, objectives.PlannedCommand]:
+    """The command each configured objective will run with the configured launcher (shown
+    by `snakemake -n`); the job recomputes it for the processes it actually gets."""
+    commands = {}
+    for objective in config["objectives"]:
+        alloc = launch.allocation(config["pretrain"], objective)
+        command = objectives.build(objective, config, data_dir_of(config["results_dir"], objective),
+                                   f"{work_root}/{objective}/run-<fingerprint>", alloc.world_size, alloc.gpu)
+        commands[objective] = objectives.PlannedCommand(command.shell())
+    return commands
+
+
 def plan(objective: str, config: dict, data_dir, run_dir, allocation: launch.Allocation | None = None,
          check_data: bool = False) -> objectives.Command:
     """The fairseq command for the processes of `allocation` (default: the configured one)."""

@@ -4,57 +4,18 @@
 # deletes: a rerun after any interruption continues from the last checkpoint.
 import sys
 
-from lmvsmt import binarize as lmvsmt_binarize
 from lmvsmt import config as lmvsmt_config_errors
-from lmvsmt import launch as lmvsmt_launch
 from lmvsmt import objectives as lmvsmt_objectives
+from lmvsmt import pretrain as lmvsmt_pretrain
 
 PRETRAIN = config["pretrain"]
 PRETRAIN_OUT = f"{RESULTS}/pretrain/{{objective}}"
 PRETRAIN_WORK = f"{RESULTS}/work/pretrain"
 
-
-def pretrain_data_dir(objective):
-    return f"{RESULTS}/data-bin/{lmvsmt_objectives.DATASET[objective]}"
-
-
-def pretrain_planned_commands():
-    """The command each objective will run with the configured launcher (shown by
-    `snakemake -n`); the job recomputes it for the processes it actually gets."""
-    commands = {}
-    for objective in OBJECTIVES:
-        alloc = lmvsmt_launch.allocation(PRETRAIN, objective)
-        commands[objective] = lmvsmt_objectives.PlannedCommand(lmvsmt_objectives.build(
-            objective,
-            config,
-            pretrain_data_dir(objective),
-            f"{PRETRAIN_WORK}/{objective}/run-<fingerprint>",
-            alloc.world_size,
-            alloc.gpu,
-        ).shell())
-    return commands
-
-
 try:
-    PRETRAIN_COMMANDS = pretrain_planned_commands()
+    PRETRAIN_COMMANDS = lmvsmt_pretrain.planned_commands(config, PRETRAIN_WORK)
 except lmvsmt_config_errors.ConfigError as exc:
     sys.exit(str(exc))  # one line, before any job runs
-
-
-def pretrain_inputs(wildcards):
-    dataset = lmvsmt_objectives.DATASET[wildcards.objective]
-    return [
-        f"{RESULTS}/data-bin/{dataset}/{name}"
-        for name in lmvsmt_binarize.output_names(dataset, LANGUAGES)
-        if not name.startswith("test.")
-    ]
-
-
-def pretrain_settings(wildcards):
-    # Everything the trained model depends on: a change reruns the rule (and trains
-    # in a fresh run directory); launcher settings are deliberately left out.
-    return lmvsmt_objectives.training_settings(config, wildcards.objective)
-
 
 # With launcher slurm the rule only submits and waits (submitit puts the GPU job on
 # Slurm), so under `snakemake --profile slurm` it runs on the submit host.
@@ -66,7 +27,7 @@ if PRETRAIN["launcher"] == "slurm":
 
 rule pretrain:
     input:
-        pretrain_inputs,
+        lambda wc: lmvsmt_pretrain.input_files(RESULTS, wc.objective, LANGUAGES),
     output:
         model=f"{PRETRAIN_OUT}/checkpoint_best.pt",
         dict=f"{PRETRAIN_OUT}/dict.txt",
@@ -75,9 +36,12 @@ rule pretrain:
         log=f"{PRETRAIN_OUT}/train_log.jsonl",
         plot=f"{PRETRAIN_OUT}/loss.png",
     params:
-        settings=pretrain_settings,
-        data_dir=lambda wc: pretrain_data_dir(wc.objective),
+        # What the trained model depends on: a change reruns the rule (training in a
+        # fresh run directory). Launcher settings are left out on purpose.
+        settings=lambda wc: lmvsmt_objectives.training_settings(config, wc.objective),
+        data_dir=lambda wc: lmvsmt_pretrain.data_dir_of(RESULTS, wc.objective),
         work_dir=lambda wc: f"{PRETRAIN_WORK}/{wc.objective}",
+        # Display only (see lmvsmt.objectives.PlannedCommand): not a rerun trigger.
         command=lambda wc: PRETRAIN_COMMANDS[wc.objective],
     message:
         "pretrain {wildcards.objective}: {params.command}"
