@@ -30,7 +30,7 @@ def device() -> str:
 def _load(objective: str, model_dir, spm_model):
     # Imported here: these stages' modules pull in fairseq, which the tables do not need.
     from lmvsmt.bpe import SubwordModel
-    from lmvsmt.pretrain import load_model
+    from lmvsmt.pretrained import load_model
 
     model = load_model(objective, model_dir).to(device())
     return model, SubwordModel(spm_model)

@@ -58,19 +58,24 @@ def batch_indices(n: int, batch_size: int, rng: random.Random | None) -> list[li
 
 
 def extract_features(model, labels, encoded, lang, task, pooling, batch_size, out_path, device="cpu") -> None:
-    """Encode every split with the frozen model and cache the head inputs (float16)."""
+    """Encode every split with the frozen model and cache the head inputs (float16).
+
+    `offsets` delimit each example's rows (one per sentence, one per kept word), so
+    probing batches examples exactly as it would when re-encoding."""
     pad = model.dictionary.pad()
     cache = {"labels": list(labels), "task": task, "language": lang}
     model.eval()
     with torch.no_grad():
         for split, enc in encoded.items():
-            xs, ys = [], []
+            xs = []
             for idx in tqdm(batch_indices(len(enc.ids), batch_size, None), desc=f"encode {task}/{lang}/{split}",
                             mininterval=5):
                 xs.append(represent(model, [enc.ids[i] for i in idx], [enc.firsts[i] for i in idx], lang, task,
                                     pooling, pad, device).float().cpu())
-                ys.extend(label for i in idx for label in enc.labels[i])
-            cache[split] = {"x": torch.cat(xs).to(torch.float16), "y": torch.tensor(ys, dtype=torch.long),
+            counts = torch.tensor([len(labels_) for labels_ in enc.labels], dtype=torch.long)
+            cache[split] = {"x": torch.cat(xs).to(torch.float16),
+                            "y": torch.tensor([label for ls in enc.labels for label in ls], dtype=torch.long),
+                            "offsets": torch.cat([torch.zeros(1, dtype=torch.long), counts.cumsum(0)]),
                             "truncated_words": enc.truncated_words}
     with atomic_path(out_path) as tmp:
         torch.save(cache, tmp)
@@ -79,14 +84,16 @@ def extract_features(model, labels, encoded, lang, task, pooling, batch_size, ou
 def probe(features_path, seed: int, head_cfg: dict, optim: dict) -> dict:
     """Train one head on cached features; returns the metrics of the best epoch on test."""
     cache = torch.load(features_path, weights_only=True)
-    data = {s: (cache[s]["x"].float(), cache[s]["y"]) for s in taskdata.SPLITS}
+    data = {s: (cache[s]["x"].float(), cache[s]["y"], cache[s]["offsets"].tolist()) for s in taskdata.SPLITS}
     torch.manual_seed(seed)
     head = Head(data["train"][0].shape[1], len(cache["labels"]), head_cfg["hidden"], head_cfg["dropout"])
 
     def batches(split, rng):
-        x, y = data[split]
-        for idx in batch_indices(len(y), optim["batch_size"], rng):
-            yield x[idx], y[idx]
+        # Batches of examples (sentences), as when re-encoding: their rows are gathered.
+        x, y, offsets = data[split]
+        for idx in batch_indices(len(offsets) - 1, optim["batch_size"], rng):
+            rows = torch.tensor([r for i in idx for r in range(offsets[i], offsets[i + 1])], dtype=torch.long)
+            yield x[rows], y[rows]
 
     def step(batch):
         x, y = batch
