@@ -467,6 +467,23 @@ def _copy(reply: _Reply, fh: IO[bytes], digest, bar, url: str) -> int:
         fh.flush()  # the retry logic measures progress by the file's size on disk
 
 
+# Hosts whose gated files need a token, and the environment variable that holds it.
+TOKEN_VARIABLES = {"huggingface.co": "HF_TOKEN"}
+
+
+def _token_variable(url: str) -> str | None:
+    host = urllib.parse.urlsplit(url).hostname or ""
+    for domain, variable in TOKEN_VARIABLES.items():
+        if host == domain or host.endswith("." + domain):
+            return variable
+    return None
+
+
+def _token(url: str) -> str | None:
+    variable = _token_variable(url)
+    return os.environ.get(variable) if variable else None
+
+
 def _open(url: str, offset: int, state: dict | None, *, key: str, timeout: float) -> _Reply:
     """Request `url` from byte `offset`; final HTTP errors raise DownloadError, others _Transient."""
     if urllib.parse.urlsplit(url).scheme.lower() == "file":
@@ -478,6 +495,10 @@ def _open(url: str, offset: int, state: dict | None, *, key: str, timeout: float
         if validator:  # the server sends the whole file if it changed since the first attempt
             headers["If-Range"] = validator
     request = urllib.request.Request(url, headers=headers)
+    token = _token(url)
+    if token:
+        # Unredirected: the token goes to the hub only, never to the storage it redirects to.
+        request.add_unredirected_header("Authorization", f"Bearer {token}")
     try:
         response = urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as err:
@@ -490,7 +511,10 @@ def _open(url: str, offset: int, state: dict | None, *, key: str, timeout: float
         err.close()
         if status >= 500 or status in _TRANSIENT_4XX:
             raise _Transient(f"HTTP {status} {err.reason}", retry_after) from None
-        raise DownloadError(f"HTTP {status} {err.reason} for {url} (config key {key})") from None
+        hint = ""
+        if status in (401, 403) and _token_variable(url):
+            hint = f"; a gated dataset needs an access token in ${_token_variable(url)}"
+        raise DownloadError(f"HTTP {status} {err.reason} for {url} (config key {key}){hint}") from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
         reason = getattr(err, "reason", err)
         raise _Transient(f"cannot connect: {reason}") from None

@@ -33,6 +33,7 @@ class Resource:
     honour_range: bool = True
     send_length: bool = True
     etag: str | None = None
+    token: str | None = None  # answer 401 unless "Authorization: Bearer <token>" is sent
 
 
 @dataclasses.dataclass
@@ -41,6 +42,7 @@ class Hit:
     range: str | None
     if_range: str | None
     status: int
+    authorization: str | None = None
 
 
 class FixtureServer:
@@ -87,13 +89,15 @@ class FixtureServer:
             return [h for h in self.log if h.path == path]
 
     # -- used by the handler
-    def _plan(self, path: str, range_header: str | None, if_range: str | None):
+    def _plan(self, path: str, range_header: str | None, if_range: str | None, authorization: str | None = None):
         """Decide, atomically, how to answer one request."""
         with self._guard:
             res = self.resources.get(path)
             plan = {"res": res, "status": 404, "fail": False, "drop": None, "stall": 0.0}
             if res is not None:
-                if res.fail:
+                if res.token is not None and authorization != f"Bearer {res.token}":
+                    plan.update(status=401, fail=True)
+                elif res.fail:
                     plan.update(status=res.fail.pop(0), fail=True)
                 else:
                     plan["status"] = 200
@@ -103,7 +107,7 @@ class FixtureServer:
                     if res.stalls > 0:
                         res.stalls -= 1
                         plan["stall"] = res.stall
-            plan["hit"] = Hit(path, range_header, if_range, plan["status"])
+            plan["hit"] = Hit(path, range_header, if_range, plan["status"], authorization)
             self.log.append(plan["hit"])
             return plan
 
@@ -118,7 +122,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (http.server naming)
         range_header = self.headers.get("Range")
         if_range = self.headers.get("If-Range")
-        plan = self.fixture._plan(self.path, range_header, if_range)
+        plan = self.fixture._plan(self.path, range_header, if_range, self.headers.get("Authorization"))
         res: Resource | None = plan["res"]
         if res is None or plan["fail"]:
             body = f"status {plan['status']}\n".encode()

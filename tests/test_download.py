@@ -341,3 +341,19 @@ def test_progress_goes_to_stderr(http_server, tmp_path, capfd):
     out, err = capfd.readouterr()
     assert out == ""
     assert "progress.bin" in err and "100%" in err and "293k/293k" in err
+
+
+def test_gated_files_get_the_token_of_their_host(http_server, tmp_path, monkeypatch):
+    from lmvsmt import download
+
+    monkeypatch.setattr(download, "TOKEN_VARIABLES", {"127.0.0.1": "LMVSMT_TEST_TOKEN"})
+    url = http_server.serve("/gated.bin", b"secret bytes" * 100, token="s3cret")
+    lock = tmp_path / "lock.tsv"
+    monkeypatch.delenv("LMVSMT_TEST_TOKEN", raising=False)
+    with pytest.raises(download.DownloadError, match=r"HTTP 401 .*key ds.url.*needs an access token in \$LMVSMT_TEST_TOKEN"):
+        download.fetch(url, tmp_path / "gated.bin", lockfile=lock, key="ds.url", retries=1, backoff=0.01, progress=False)
+    monkeypatch.setenv("LMVSMT_TEST_TOKEN", "s3cret")
+    path = download.fetch(url, tmp_path / "gated.bin", lockfile=lock, key="ds.url", retries=1, backoff=0.01,
+                          progress=False)
+    assert path.read_bytes() == b"secret bytes" * 100
+    assert http_server.hits("/gated.bin")[-1].authorization == "Bearer s3cret"
