@@ -373,12 +373,13 @@ def test_workflow_builds_tables_alone_and_only_what_changed(tmp_path):
 
     # A changed table setting reruns the tables that use it (params trigger), not the plots.
     pdf = {"tables_pdf"} if shutil.which("pdflatex") else set()
-    cfg["tables"] = {"decimals": 1}
+    decimals = cfg.setdefault("tables", {}).get("decimals", 2)
+    cfg["tables"]["decimals"] = decimals + 1
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     proc = snakemake(tmp_path, "-n", *targets, "--quiet", "rules")
     assert proc.returncode == 0, proc.stderr
     assert planned_jobs(proc.stdout + proc.stderr) == {"result_table", "tables_document"} | pdf
-    del cfg["tables"]
+    cfg["tables"]["decimals"] = decimals
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
 
     # A changed result file rebuilds the tables and plots that read it, nothing else.
