@@ -65,10 +65,11 @@ def local_gpu_count() -> int:
 def allocation(pcfg: dict, objective: str) -> Allocation:
     if pcfg["launcher"] == "slurm":
         s = pcfg["slurm"]
-        return Allocation("slurm", s["nodes_per_objective"].get(objective, s["nodes"]), s["gpus_per_node"], True)
+        nodes = s["nodes_per_objective"].get(objective, s["nodes"])
+        return Allocation("slurm", nodes, max(s["gpus_per_node"], 1), s["gpus_per_node"] > 0)
     gpus = pcfg["local"]["gpus"]
     gpus = local_gpu_count() if gpus == "auto" else gpus
-    return Allocation("local", 1, max(gpus, 1), gpus > 0)
+    return Allocation("local", 1, gpus or pcfg["local"]["cpu_processes"], gpus > 0)
 
 
 def _executor(pcfg: dict, alloc: Allocation, folder: Path, objective: str):
@@ -84,10 +85,11 @@ def _executor(pcfg: dict, alloc: Allocation, folder: Path, objective: str):
     ex = submitit.SlurmExecutor(folder=str(folder), max_num_timeout=s["max_requeues"])
     params: dict[str, Any] = dict(
         job_name=f"pretrain-{objective}", nodes=alloc.nodes, ntasks_per_node=alloc.procs_per_node,
-        gpus_per_node=alloc.procs_per_node, cpus_per_task=s["cpus_per_task"], time=s["time_min"],
-        signal_delay_s=s["signal_delay_s"], setup=list(s["setup"]),
-        additional_parameters=dict(s["additional_parameters"]),
+        cpus_per_task=s["cpus_per_task"], time=s["time_min"], signal_delay_s=s["signal_delay_s"],
+        setup=list(s["setup"]), additional_parameters=dict(s["additional_parameters"]),
     )
+    if alloc.gpu:
+        params["gpus_per_node"] = alloc.procs_per_node
     for key in ("partition", "account", "qos", "constraint"):
         if s[key]:
             params[key] = s[key]
@@ -107,6 +109,8 @@ class _LogTail:
         for path, offset in self.offsets.items():
             try:
                 with open(path, "rb") as fh:
+                    if os.fstat(fh.fileno()).st_size < offset:  # rewritten by a requeued job
+                        offset = 0
                     fh.seek(offset)
                     data = fh.read()
             except FileNotFoundError:

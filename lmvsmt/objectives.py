@@ -246,6 +246,8 @@ def build(objective: str, config: dict, data_dir: str, save_dir: str, world_size
             argv.append("--amp")
     else:
         argv.append("--cpu")
+        if world_size > 1:
+            argv += _flag("distributed-backend", "gloo")  # nccl needs GPUs
         if pcfg["precision"] != "fp32":
             notes.append(f"precision {pcfg['precision']} needs a GPU: this CPU run trains in fp32")
     argv += list(hp["extra_args"])

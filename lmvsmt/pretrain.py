@@ -28,7 +28,7 @@ import shutil
 import signal
 import socket
 import struct
-import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -121,6 +121,17 @@ def planned_commands(config: dict, work_root) -> dict[str, objectives.PlannedCom
     return commands
 
 
+def check_dictionary(path: Path, languages: list[str]) -> None:
+    """The shared dictionary must already hold the tokens fairseq would otherwise append
+    per task (<mask> for MLM and 2-LM, __xx__ for 2-MT): token ids then agree across the
+    five models (path contract, issue 4)."""
+    entries = {line.split(" ", 1)[0] for line in Path(path).read_text(encoding="utf-8").splitlines()}
+    missing = [t for t in ["<mask>", *(f"__{lang}__" for lang in languages)] if t not in entries]
+    if missing:
+        raise PretrainError(f"{path}: the dictionary lacks {', '.join(missing)}; the five models would not "
+                            "share token ids (rebuild the bpe stage)")
+
+
 def plan(objective: str, config: dict, data_dir, run_dir, allocation: launch.Allocation | None = None,
          check_data: bool = False) -> objectives.Command:
     """The fairseq command for the processes of `allocation` (default: the configured one)."""
@@ -182,7 +193,8 @@ def _number(value):
 
 
 def _train_record(stats: dict) -> dict:
-    rec = {"update": int(float(stats["num_updates"])), "train_loss": _number(stats["loss"])}
+    rec = {"update": int(float(stats["num_updates"])), "train_loss": _number(stats["loss"]),
+           "time": round(time.time(), 3)}
     for key in ("nll_loss", "ppl", "lr", "gnorm", "wps", "ups", "wpb", "bsz", "wall"):
         if key in stats:
             rec[key] = _number(stats[key])
@@ -233,12 +245,15 @@ def run_fairseq(argv: list[str], stop: _StopRequest | None = None, raw_log: Path
         valid_losses, should_stop = original_validate_and_save(cfg_, trainer, task, epoch_itr, valid_subsets,
                                                                end_of_epoch)
         state["last_update"] = trainer.get_num_updates()
+        if "parameters" not in state:
+            state["parameters"] = sum(p.numel() for p in trainer.model.parameters())
         if not should_stop and stop_agreed(trainer):
             interval = cfg_.checkpoint.save_interval_updates
             if not (interval and state["last_update"] % interval == 0):  # else just saved
                 checkpoint_utils.save_checkpoint(cfg_.checkpoint, trainer, epoch_itr, valid_losses[0])
             state["stopped"] = should_stop = True
-            print(f"lmvsmt: checkpoint saved at update {state['last_update']}; stopping for a requeue", flush=True)
+            print(f"lmvsmt: stopping at update {state['last_update']} for a requeue "
+                  "(checkpoint_last.pt holds it)", flush=True)
         return valid_losses, should_stop
 
     def load_checkpoint(cfg_, trainer, **kwargs):
@@ -377,15 +392,22 @@ class TrainingJob:
         env = submitit.JobEnvironment()
         rank, world = env.global_rank, env.num_tasks
         print(f"lmvsmt: process {rank}/{world} on {socket.gethostname()} ({env})", flush=True)
+        argv = list(self.argv)
         if world > 1:
-            # env:// rendezvous for fairseq; each process picks GPU rank % GPUs per node.
-            submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False, overwrite=True)
+            # Explicit rendezvous: fairseq's own env:// inference assumes CUDA.
+            dist = submitit.helpers.TorchDistributedEnvironment()
+            host = "127.0.0.1" if env.num_nodes == 1 else dist.master_addr
+            argv += ["--distributed-init-method", f"tcp://{host}:{dist.master_port}", "--distributed-rank",
+                     str(dist.rank), "--device-id", str(dist.local_rank), "--distributed-no-spawn"]
         torch.set_num_threads(self.threads)
+        if "--cpu" not in argv and not torch.cuda.is_available():
+            raise PretrainError(f"this job was planned for GPUs but torch sees none on {socket.gethostname()} "
+                                f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r})")
         run_dir = Path(self.run_dir)
         stop = _StopRequest().install()
         lock = _RunLock(run_dir) if rank == 0 else contextlib.nullcontext()
         with lock:
-            state = run_fairseq(list(self.argv), stop, run_dir / RAW_LOG)
+            state = run_fairseq(argv, stop, run_dir / RAW_LOG)
         if state["stopped"]:
             if rank == 0:
                 stop.hand_over()
@@ -445,13 +467,15 @@ def _copy(src: Path, dst: Path) -> None:
         shutil.copyfile(src, tmp)
 
 
-def pretrain(objective: str, config: dict, data_dir, work_root, outputs: dict) -> None:
+def pretrain(objective: str, config: dict, data_dir, work_root, outputs: dict, threads: int | None = None) -> None:
     """Train `objective` (or continue its interrupted run) and write `outputs`:
-    model, dict, command, config, log, plot (paths)."""
+    model, dict, command, config, log, plot (paths). `threads`: CPU threads per
+    training process (default pretrain.threads)."""
     pcfg = config["pretrain"]
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise PretrainError(f"{objective}: no binarized data directory {data_dir}")
+    check_dictionary(dictionary_file(objective, data_dir, config["languages"]), config["languages"])
     run_dir = Path(work_root) / f"run-{fingerprint(config, objective, data_dir)}"
     run_dir.mkdir(parents=True, exist_ok=True)
     alloc = launch.allocation(pcfg, objective)
@@ -468,7 +492,7 @@ def pretrain(objective: str, config: dict, data_dir, work_root, outputs: dict) -
                 pass
         with atomic_write(run_dir / "command.txt") as fh:
             fh.write(command.shell() + "\n")
-        job = TrainingJob(command.argv, str(run_dir.resolve()), pcfg["threads"])
+        job = TrainingJob(command.argv, str(run_dir.resolve()), threads or pcfg["threads"])
         launch.run(job, pcfg, objective, alloc, run_dir / "submitit", run_dir)
         if not done.exists():
             raise PretrainError(f"{objective}: the job ended without finishing training; see the log above")

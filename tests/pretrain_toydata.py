@@ -42,7 +42,8 @@ def _write(dictionary, path: Path, lines: list[str]) -> None:
 
 def build(root: Path, langs=LANGS, docs_per_lang: int = 12, sentences_per_doc=(3, 6), vocab: int = 40,
           seed: int = 1) -> Path:
-    """Write the toy data under `root` (a results directory); returns root."""
+    """Write the toy data under `root` (a results directory); returns root. The
+    dictionary holds `vocab` words per language (benchmarks use ~100k in all)."""
     from fairseq.data import Dictionary
 
     rng = random.Random(seed)

@@ -167,6 +167,11 @@ def test_allocation_per_launcher(monkeypatch):
                                                            "nodes_per_objective": {"MLM": 4}}}})
     assert launch.allocation(slurm["pretrain"], "CLM") == launch.Allocation("slurm", 2, 4, True)
     assert launch.allocation(slurm["pretrain"], "MLM").world_size == 16
+    cpu_slurm = lmvsmt_config.validate({"pretrain": {"slurm": {"nodes": 2, "gpus_per_node": 0}}})
+    alloc = launch.allocation(cpu_slurm["pretrain"], "CLM")
+    assert alloc == launch.Allocation("slurm", 2, 1, False)
+    got = flags(objectives.build("CLM", cpu_slurm, "D", "S", alloc.world_size, alloc.gpu).argv)
+    assert got["distributed-backend"] == "gloo" and got["cpu"] is True
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     local = lmvsmt_config.validate({"pretrain": {"launcher": "local"}})
     assert launch.allocation(local["pretrain"], "CLM") == launch.Allocation("local", 1, 1, False)

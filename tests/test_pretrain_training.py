@@ -46,7 +46,9 @@ def tiny_pretrain(max_update: int, save_every: int, **local) -> dict:
 
 
 def tiny_config(results: Path, **kwargs) -> dict:
-    return lmvsmt_config.validate({"results_dir": str(results), "pretrain": tiny_pretrain(**kwargs)})
+    pcfg = tiny_pretrain(**kwargs)
+    pcfg["global_batch"] *= pcfg["local"].get("cpu_processes", 1)
+    return lmvsmt_config.validate({"results_dir": str(results), "pretrain": pcfg})
 
 
 def outputs_in(directory: Path) -> dict:
@@ -99,6 +101,17 @@ def test_every_objective_trains_exports_and_yields_hidden_states(toy, tmp_path):
                 model.encode(tokens, "xx")
 
 
+def test_a_dictionary_without_the_shared_special_tokens_is_refused(toy, tmp_path):
+    data = tmp_path / "documents"
+    data.mkdir()
+    lines = [line for line in (toy / "bpe" / "dict.txt").read_text().splitlines() if not line.startswith("__zh__")]
+    (data / "dict.txt").write_text("\n".join(lines) + "\n")
+    config = tiny_config(toy, max_update=2, save_every=2)
+    with pytest.raises(pretrain.PretrainError, match=r"documents/dict.txt: the dictionary lacks __zh__"):
+        pretrain.pretrain("CLM", config, data, tmp_path / "work", outputs_in(tmp_path / "out"))
+    assert not (tmp_path / "work").exists()
+
+
 def pretrain_toydata_dictionary(root: Path) -> list[str]:
     return (root / "bpe" / "dict.txt").read_text().splitlines()
 
@@ -119,17 +132,20 @@ def _lock_pid(run_dir: Path) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _job_log(run_dir: Path) -> str:
-    return "".join(p.read_text(errors="replace") for p in sorted((run_dir / "submitit").glob("*_0_log.*")))
+def _job_log(run_dir: Path, rank: int = 0) -> str:
+    return "".join(p.read_text(errors="replace") for p in sorted((run_dir / "submitit").glob(f"*_{rank}_log.*")))
 
 
 def test_time_limit_requeues_resumes_and_the_cap_fails_clearly(toy, tmp_path):
     """SIGUSR2 is what submitit's controller (local) or Slurm (--signal) sends before
     the time limit: the job saves a checkpoint at the next update and is requeued
     (max_requeues 1); the second signal exceeds the cap and the rule fails with one
-    clear line; a rerun resumes from the saved update and finishes."""
+    clear line; a rerun resumes from the saved update and finishes. Two CPU processes
+    (fairseq's distributed data parallel over gloo, as on several GPUs): only rank 0
+    gets the signal, and both must stop at the same update or the run would hang."""
     # time_min 5: submitit treats a signal as a time-out (not a preemption) and counts it.
-    config = tiny_config(toy, max_update=60, save_every=5, time_min=5, signal_delay_s=1, max_requeues=1)
+    config = tiny_config(toy, max_update=60, save_every=5, time_min=5, signal_delay_s=1, max_requeues=1,
+                         cpu_processes=2)
     work = tmp_path / "work" / "CLM"
     out = outputs_in(tmp_path / "pretrain" / "CLM")
     errors: list[BaseException] = []
@@ -158,11 +174,15 @@ def test_time_limit_requeues_resumes_and_the_cap_fails_clearly(toy, tmp_path):
     message = str(errors[0])
     assert "time limit more often than max_requeues allows" in message and "rerunning resumes" in message
     assert "\n" not in message
-    saved_at = int(re.findall(r"checkpoint saved at update (\d+)", _job_log(run_dir))[-1])
+    stops = re.findall(r"stopping at update (\d+) for a requeue", _job_log(run_dir))
+    rank1_stops = re.findall(r"stopping at update (\d+) for a requeue", _job_log(run_dir, rank=1))
+    assert len(stops) == 2 and stops == rank1_stops  # both ranks stopped together, twice
+    saved_at = int(stops[-1])
     assert saved_at > resumed_at > 0
 
     # A rerun (the same rule, same settings) continues from the saved update.
-    rerun_config = tiny_config(toy, max_update=60, save_every=5, time_min=5, signal_delay_s=1, max_requeues=1)
+    rerun_config = tiny_config(toy, max_update=60, save_every=5, time_min=5, signal_delay_s=1, max_requeues=1,
+                               cpu_processes=2)
     pretrain.pretrain("CLM", rerun_config, data_dir(toy, "CLM"), work, out)
     assert f"resuming from {run_dir.resolve()}/checkpoint_last.pt at update {saved_at}" in _job_log(run_dir)
     assert json.loads((run_dir / pretrain.DONE).read_text())["update"] == 60

@@ -8,4 +8,5 @@ with rule_log(snakemake.log[0]):
         snakemake.params.data_dir,
         snakemake.params.work_dir,
         dict(snakemake.output.items()),
+        threads=snakemake.threads,
     )
