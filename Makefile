@@ -12,7 +12,7 @@ STAMP    := $(VENV)/.installed-$(REQ_HASH)
 CORES    ?= $(shell nproc)
 PYTEST_ARGS ?=
 
-.PHONY: setup sysdeps demo test lint clean-venv
+.PHONY: setup sysdeps demo test lint reference clean-venv
 
 setup: $(STAMP)
 
@@ -49,6 +49,10 @@ sysdeps:
 	else \
 		echo "pdflatex is missing: install $(TEX_PKGS) (apt-get install --no-install-recommends ...)" >&2; \
 	fi
+
+# Regenerate config/REFERENCE.md after changing a schema (a test checks it is current).
+reference: setup
+	$(BIN)/python -m lmvsmt.config --reference
 
 lint: setup
 	$(BIN)/snakemake --lint

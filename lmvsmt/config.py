@@ -113,3 +113,55 @@ def section_hash(config: dict, *keys: str) -> str:
     """Stable short hash of config sections, used as a provenance fingerprint."""
     blob = json.dumps({k: config.get(k) for k in keys}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def reference_rows(schema: dict | None = None, prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """(key, allowed values, default, description) for every key of the schema."""
+    schema = load_schema() if schema is None else schema
+    rows = []
+    for name, sub in schema.get("properties", {}).items():
+        key = f"{prefix}.{name}" if prefix else name
+        if "properties" in sub:
+            rows.extend(reference_rows(sub, key))
+            continue
+        rows.append((key, _allowed(sub), "" if "default" not in sub else json.dumps(sub["default"]),
+                     " ".join(str(sub.get("description", "")).split())))
+    return rows
+
+
+def _allowed(sub: dict) -> str:
+    if "enum" in sub:
+        return " \\| ".join(str(v) for v in sub["enum"])
+    items = sub.get("items", {})
+    if sub.get("type") == "array" and "enum" in items:
+        return "list of " + " \\| ".join(str(v) for v in items["enum"])
+    kind = sub.get("type", "object" if "additionalProperties" in sub else "")
+    return kind if isinstance(kind, str) else " or ".join(kind)
+
+
+REFERENCE_FILE = REPO_ROOT / "config" / "REFERENCE.md"
+
+
+def reference_markdown() -> str:
+    """config/REFERENCE.md: every key with its allowed values, default and meaning."""
+    lines = ["# Configuration reference", "",
+             "Generated from workflow/schemas/*.schema.yaml by `make reference`; do not edit by hand.",
+             "A key left out of a config takes its default, which follows PROTOCOL.md (the paper);",
+             "config/config.yaml (the demo) overrides some of them with tiny sizes.", "",
+             "| key | allowed | default | meaning |", "|---|---|---|---|"]
+    for key, allowed, default, text in reference_rows():
+        default = default if len(default) <= 40 else "(see schema)"
+        lines.append(f"| `{key}` | {allowed} | {f'`{default}`' if default else ''} | {text.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["--reference"]:
+        sys.exit("usage: python -m lmvsmt.config --reference   (writes config/REFERENCE.md)")
+    from lmvsmt.io import atomic_write
+
+    with atomic_write(REFERENCE_FILE) as fh:
+        fh.write(reference_markdown())
+    print(f"wrote {REFERENCE_FILE}")

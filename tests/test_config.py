@@ -120,3 +120,10 @@ def test_configfile_replaces_the_demo_default(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "is extended" not in proc.stdout + proc.stderr
+
+
+def test_config_reference_is_current():
+    """config/REFERENCE.md documents exactly the schema (regenerate with `make reference`)."""
+    assert cfg.REFERENCE_FILE.read_text(encoding="utf-8") == cfg.reference_markdown()
+    for key, _, _, _ in cfg.reference_rows():
+        assert f"`{key}`" in cfg.reference_markdown()
