@@ -31,8 +31,9 @@ $(STAMP):
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# The whole demo DAG, then the HTML report (results/report.html) in the same run.
 demo: setup sysdeps
-	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --cores $(CORES) --report results/report.html --report-after-run
 
 test: setup sysdeps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
