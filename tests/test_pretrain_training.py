@@ -144,7 +144,7 @@ def test_time_limit_requeues_resumes_and_the_cap_fails_clearly(toy, tmp_path):
     (fairseq's distributed data parallel over gloo, as on several GPUs): only rank 0
     gets the signal, and both must stop at the same update or the run would hang."""
     # time_min 5: submitit treats a signal as a time-out (not a preemption) and counts it.
-    config = tiny_config(toy, max_update=60, save_every=5, time_min=5, signal_delay_s=1, max_requeues=1,
+    config = tiny_config(toy, max_update=40, save_every=5, time_min=5, signal_delay_s=1, max_requeues=1,
                          cpu_processes=2)
     work = tmp_path / "work" / "CLM"
     out = outputs_in(tmp_path / "pretrain" / "CLM")
@@ -181,14 +181,14 @@ def test_time_limit_requeues_resumes_and_the_cap_fails_clearly(toy, tmp_path):
     assert saved_at > resumed_at > 0
 
     # A rerun (the same rule, same settings) continues from the saved update.
-    rerun_config = tiny_config(toy, max_update=60, save_every=5, time_min=5, signal_delay_s=1, max_requeues=1,
+    rerun_config = tiny_config(toy, max_update=40, save_every=5, time_min=5, signal_delay_s=1, max_requeues=1,
                                cpu_processes=2)
     pretrain.pretrain("CLM", rerun_config, data_dir(toy, "CLM"), work, out)
     assert f"resuming from {run_dir.resolve()}/checkpoint_last.pt at update {saved_at}" in _job_log(run_dir)
-    assert json.loads((run_dir / pretrain.DONE).read_text())["update"] == 60
+    assert json.loads((run_dir / pretrain.DONE).read_text())["update"] == 40
     records = [json.loads(line) for line in Path(out["log"]).read_text().splitlines()]
     train_updates = [r["update"] for r in records if "train_loss" in r]
-    assert train_updates == list(range(1, 61))  # once each, the resumed lines replacing the lost ones
+    assert train_updates == list(range(1, 41))  # once each, the resumed lines replacing the lost ones
 
 
 def test_killed_snakemake_run_resumes_from_its_checkpoint(toy, tmp_path):
@@ -200,7 +200,7 @@ def test_killed_snakemake_run_resumes_from_its_checkpoint(toy, tmp_path):
         os.symlink(toy / sub, results / sub)
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     cfg["results_dir"] = str(results)
-    cfg["pretrain"] = tiny_pretrain(max_update=60, save_every=10)
+    cfg["pretrain"] = tiny_pretrain(max_update=40, save_every=10)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(cfg))
     target = str(results / "pretrain" / "TLM" / "checkpoint_best.pt")
@@ -226,7 +226,7 @@ def test_killed_snakemake_run_resumes_from_its_checkpoint(toy, tmp_path):
     rule_log = (results / "logs" / "pretrain" / "TLM.log").read_text()
     resumed = re.findall(r"resuming from .*checkpoint_last\.pt at update (\d+)", rule_log)
     assert resumed and int(resumed[-1]) >= 10, rule_log[-3000:]
-    assert json.loads((run_dir / pretrain.DONE).read_text()) == {"update": 60, "resumed_from": int(resumed[-1])}
+    assert json.loads((run_dir / pretrain.DONE).read_text()) == {"update": 40, "resumed_from": int(resumed[-1])}
     assert Path(target).exists()
 
     again = subprocess.run([*base, "-n"], cwd=ROOT, capture_output=True, text=True, timeout=300)
