@@ -386,6 +386,7 @@ class TrainingJob:
     threads: int = 1
 
     def __call__(self) -> dict:
+        stop = _StopRequest().install()  # first: a signal during start-up still stops cleanly
         import submitit
         import torch
 
@@ -393,18 +394,20 @@ class TrainingJob:
         rank, world = env.global_rank, env.num_tasks
         print(f"lmvsmt: process {rank}/{world} on {socket.gethostname()} ({env})", flush=True)
         argv = list(self.argv)
-        if world > 1:
-            # Explicit rendezvous: fairseq's own env:// inference assumes CUDA.
-            dist = submitit.helpers.TorchDistributedEnvironment()
-            host = "127.0.0.1" if env.num_nodes == 1 else dist.master_addr
-            argv += ["--distributed-init-method", f"tcp://{host}:{dist.master_port}", "--distributed-rank",
-                     str(dist.rank), "--device-id", str(dist.local_rank), "--distributed-no-spawn"]
-        torch.set_num_threads(self.threads)
-        if "--cpu" not in argv and not torch.cuda.is_available():
+        gpu = "--cpu" not in argv
+        if gpu and not torch.cuda.is_available():
             raise PretrainError(f"this job was planned for GPUs but torch sees none on {socket.gethostname()} "
                                 f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r})")
+        if world > 1:
+            # Explicit rendezvous: fairseq's own env:// inference assumes CUDA. A process
+            # sees all GPUs of its node, or only its own if Slurm binds them per task.
+            dist = submitit.helpers.TorchDistributedEnvironment()
+            host = "127.0.0.1" if env.num_nodes == 1 else dist.master_addr
+            device = dist.local_rank % torch.cuda.device_count() if gpu else 0
+            argv += ["--distributed-init-method", f"tcp://{host}:{dist.master_port}", "--distributed-rank",
+                     str(dist.rank), "--device-id", str(device), "--distributed-no-spawn"]
+        torch.set_num_threads(self.threads)
         run_dir = Path(self.run_dir)
-        stop = _StopRequest().install()
         lock = _RunLock(run_dir) if rank == 0 else contextlib.nullcontext()
         with lock:
             state = run_fairseq(argv, stop, run_dir / RAW_LOG)
