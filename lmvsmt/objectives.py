@@ -230,6 +230,8 @@ def build(objective: str, config: dict, data_dir: str, save_dir: str, world_size
     argv += [*_flag("max-update", pcfg["max_update"]), *_flag("seed", pcfg["seed"]),
              *_flag("save-dir", save_dir),
              *_flag("save-interval-updates", pcfg["save_interval_updates"]),
+             # also when an interval ends an epoch (fairseq would save without validating)
+             *_flag("validate-interval-updates", pcfg["save_interval_updates"]),
              *_flag("keep-interval-updates", pcfg["keep_interval_updates"]),
              "--no-epoch-checkpoints", *_flag("save-interval", _NEVER), *_flag("validate-interval", _NEVER),
              "--skip-invalid-size-inputs-valid-test",
