@@ -186,3 +186,74 @@ def test_demo_config_commands_fit_one_cpu_process():
         assert cmd.update_freq * demo["pretrain"]["objectives"][objective]["batch_size"] == \
             demo["pretrain"]["global_batch"]
         assert not cmd.notes  # fp32 on the CPU: no precision warning in the demo
+
+
+class _FakeJob:
+    """Stands in for a submitit job: done at once, with a given outcome."""
+
+    def __init__(self, job_id: str, outcome, folder: Path):
+        from types import SimpleNamespace
+
+        self.job_id, self.outcome = job_id, outcome
+        self.paths = SimpleNamespace(stdout=folder / f"{job_id}_0_log.out", stderr=folder / f"{job_id}_0_log.err")
+
+    def task(self, index):
+        return self
+
+    def done(self, force_check=False):
+        return True
+
+    def results(self):
+        return [self.outcome()]
+
+
+def _fake_launcher(monkeypatch, tmp_path, outcomes):
+    """Patch launch._executor so that successive submissions get `outcomes` in turn."""
+    submitted = []
+
+    class Executor:
+        def submit(self, fn):
+            submitted.append(fn)
+            return _FakeJob(str(len(submitted)), outcomes[len(submitted) - 1], tmp_path)
+
+    monkeypatch.setattr(launch, "_executor", lambda *args: Executor())
+    return submitted
+
+
+def test_a_killed_job_that_saved_progress_is_resubmitted(monkeypatch, tmp_path):
+    from submitit.core.utils import UncompletedJobError
+
+    save_dir = tmp_path / "run"
+    save_dir.mkdir()
+
+    def killed_after_a_checkpoint():
+        (save_dir / "checkpoint_last.pt").write_bytes(b"saved")  # progress, then a kill from outside
+        raise UncompletedJobError("Job 1 (task: 0) has not produced any output (state: NODE_FAIL)")
+
+    submitted = _fake_launcher(monkeypatch, tmp_path, [killed_after_a_checkpoint, lambda: "finished"])
+    pcfg = lmvsmt_config.validate({"pretrain": {"launcher": "local"}})["pretrain"]
+    alloc = launch.Allocation("local", 1, 1, False)
+    assert launch.run(lambda: None, pcfg, "CLM", alloc, tmp_path / "submitit", save_dir) == "finished"
+    assert len(submitted) == 2
+
+
+def test_a_failing_job_fails_the_rule_with_one_line(monkeypatch, tmp_path):
+    from submitit.core.utils import FailedJobError, UncompletedJobError
+
+    def crashed():
+        raise FailedJobError("Job (task=0) failed during processing with trace:\n----\nTraceback (most recent "
+                             "call last):\n  File \"x.py\", line 1\nValueError: cannot mmap an empty file\n----")
+
+    def killed_without_progress():
+        raise UncompletedJobError("Job 2 (task: 0) has not produced any output (state: NODE_FAIL)")
+
+    pcfg = lmvsmt_config.validate({"pretrain": {"launcher": "local"}})["pretrain"]
+    alloc = launch.Allocation("local", 1, 1, False)
+    for outcome, reason in ((crashed, "ValueError: cannot mmap an empty file"),
+                            (killed_without_progress, "has not produced any output")):
+        submitted = _fake_launcher(monkeypatch, tmp_path, [outcome, lambda: "not reached"])
+        with pytest.raises(launch.LaunchError) as err:
+            launch.run(lambda: None, pcfg, "2-MT", alloc, tmp_path / "submitit", tmp_path / "run")
+        message = str(err.value)
+        assert len(submitted) == 1 and "\n" not in message
+        assert reason in message and "failed in local job" in message and "_0_log.err" in message
