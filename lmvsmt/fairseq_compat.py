@@ -19,8 +19,8 @@ calls fairseq as documented and a future fairseq only needs this module changed.
   (save_checkpoint.best, should_stop_early.best): a second run in the same process
   would compare against the first run's loss and may never write checkpoint_best.pt.
   They are reset before each run (a resumed run reloads its own from the checkpoint).
-- --bf16 is refused: fairseq 0.12 has no bf16 path for these models worth trusting
-  (its mixed-precision optimisers assume fp16 loss scaling); use --fp16 or --amp.
+- --bf16 is refused: the authors trained in fp16, and fairseq 0.12's bf16 path (its
+  FP16Optimizer without loss scaling) is not exercised by this project; use fp16 or amp.
 """
 from __future__ import annotations
 
