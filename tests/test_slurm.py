@@ -92,11 +92,6 @@ def sacct_jobs(name_contains: str) -> list[dict]:
 # --- a job that fails ---------------------------------------------------------------
 
 FAILING_WORKFLOW = """
-rule all:
-    input:
-        "b.txt",
-
-
 rule a:
     output:
         "a.txt",
@@ -104,17 +99,6 @@ rule a:
         "logs/a.log",
     shell:
         "if [ ! -e ok.flag ]; then echo 'planned failure of rule a' >&2; exit 3; fi; echo a > {output}"
-
-
-rule b:
-    input:
-        "a.txt",
-    output:
-        "b.txt",
-    log:
-        "logs/b.log",
-    shell:
-        "cat {input} > {output}"
 """
 
 
@@ -129,16 +113,15 @@ def test_failed_job_fails_the_run_with_its_slurm_log_and_the_rerun_completes(slu
     assert logs, "no Slurm log path of rule a in the output:\n" + out[-4000:]
     log = Path(logs[0]) if Path(logs[0]).is_absolute() else tmp_path / logs[0]
     assert "planned failure of rule a" in log.read_text(), log.read_text()[-3000:]
-    assert not (tmp_path / "a.txt").exists() and not (tmp_path / "b.txt").exists()
+    assert not (tmp_path / "a.txt").exists()
     failed = sacct_jobs(job_prefix)
     assert [r["State"] for r in failed] == ["FAILED"], failed
 
     (tmp_path / "ok.flag").touch()
     code, out = snakemake(args, tmp_path, timeout=240)
     assert code == 0, out[-4000:]
-    assert (tmp_path / "b.txt").read_text() == "a\n"
-    states = [r["State"] for r in sacct_jobs(job_prefix)]
-    assert states.count("COMPLETED") == 2 and states.count("FAILED") == 1, states
+    assert (tmp_path / "a.txt").read_text() == "a\n"
+    assert [r["State"] for r in sacct_jobs(job_prefix)] == ["FAILED", "COMPLETED"]
 
 
 # --- a slice of the demo DAG ------------------------------------------------------------
@@ -258,9 +241,9 @@ def test_submitit_pretraining_hits_time_limit_is_requeued_and_resumes(slurm_clus
     assert target.exists()
 
     # The log shows the stop at the time-limit signal and the resumption from that checkpoint.
-    stopped = [int(n) for n in re.findall(r"checkpoint saved at update (\d+); stopping for a requeue", rule_log)]
+    stopped = [int(n) for n in re.findall(r"lmvsmt: [^\n]*update (\d+)\D[^\n]*requeue", rule_log)]
     resumed = [int(n) for n in re.findall(r"resuming from \S+checkpoint_last\.pt at update (\d+)", rule_log)]
-    assert "got signal SIGUSR2" in rule_log, rule_log[-6000:]
+    assert "got signal SIGUSR2" in rule_log and "this job is timed-out" in rule_log, rule_log[-6000:]
     assert stopped and stopped[0] > 0 and resumed[:len(stopped)] == stopped, rule_log[-6000:]
     assert "Stopping training due to cumulative_training_time" in rule_log
     (run_dir,) = results.glob("work/pretrain/CLM/run-*")
@@ -268,8 +251,8 @@ def test_submitit_pretraining_hits_time_limit_is_requeued_and_resumes(slurm_clus
 
     # Slurm's accounting has the requeued run(s) and the completed one under ONE job id.
     job_id = json.loads((run_dir / "submitit" / "job.json").read_text())["job_id"]
-    out = subprocess.run(["sacct", "-D", "-X", "-n", "-P", "-j", str(job_id), "-o", "State,Timelimit"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(["sacct", "-D", "-X", "-n", "-P", "-S", "now-1hours", "-j", str(job_id),
+                          "-o", "State,Timelimit"], capture_output=True, text=True, check=True).stdout
     states = [line.split("|")[0] for line in out.splitlines()]
     assert states.count("REQUEUED") == len(stopped) and states[-1] == "COMPLETED", out
     assert all(line.split("|")[1] == "00:02:00" for line in out.splitlines()), out

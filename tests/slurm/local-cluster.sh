@@ -47,27 +47,28 @@ missing_packages() {
 
 install_packages() {
     local missing
-    missing=$(missing_packages)
-    [[ -z $missing ]] && return 0
+    missing=$(missing_packages | tr '\n' ' ')
+    [[ -z ${missing// /} ]] && return 0
     command -v apt-get >/dev/null || die "packages missing ($missing) and no apt-get to install them"
     log "installing: $missing"
     export DEBIAN_FRONTEND=noninteractive
     # Package scripts must not try to start daemons (no init system here).
-    local policy=/usr/sbin/policy-rc.d created_policy=0
+    local policy=/usr/sbin/policy-rc.d
     if [[ ! -e $policy ]]; then
-        printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod 755 "$policy"; created_policy=1
+        printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod 755 "$policy"
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
     fi
+    # Wait for a concurrent apt/dpkg run instead of failing on its lock.
+    local apt=(apt-get -q -o DPkg::Lock::Timeout=600)
     # `apt-get update` only when the package lists cannot serve the install.
     # shellcheck disable=SC2086
-    if ! apt-get install -y -q --no-install-recommends $missing >/tmp/lmvsmt-apt.log 2>&1; then
+    if ! "${apt[@]}" install -y --no-install-recommends $missing >/tmp/lmvsmt-apt.log 2>&1; then
         log "install failed with the current package lists; running apt-get update"
-        apt-get update -q >>/tmp/lmvsmt-apt.log 2>&1 || { tail -20 /tmp/lmvsmt-apt.log >&2; die "apt-get update failed"; }
+        "${apt[@]}" update >>/tmp/lmvsmt-apt.log 2>&1 || { tail -20 /tmp/lmvsmt-apt.log >&2; die "apt-get update failed"; }
         # shellcheck disable=SC2086
-        apt-get install -y -q --no-install-recommends $missing >>/tmp/lmvsmt-apt.log 2>&1 \
+        "${apt[@]}" install -y --no-install-recommends $missing >>/tmp/lmvsmt-apt.log 2>&1 \
             || { tail -20 /tmp/lmvsmt-apt.log >&2; die "apt-get install failed (log: /tmp/lmvsmt-apt.log)"; }
     fi
-    ((created_policy)) && rm -f "$policy"
-    return 0
 }
 
 start_munge() {
@@ -145,7 +146,8 @@ ReturnToService=2
 InactiveLimit=0
 KillWait=5
 MinJobAge=300
-MessageTimeout=10
+# Generous: on a busy 2-core machine RPCs between the daemons can be slow.
+MessageTimeout=30
 SlurmctldTimeout=30
 SlurmdTimeout=60
 AccountingStorageType=accounting_storage/slurmdbd
