@@ -4,7 +4,8 @@ The session fixture brings up a single-node cluster with accounting
 (tests/slurm/local-cluster.sh: munge, MariaDB, slurmdbd, slurmctld, slurmd, one
 fake GPU) and leaves it running afterwards (other test sessions may share it; stop
 it with `tests/slurm/local-cluster.sh stop`). These tests are skipped only where
-the cluster cannot be started at all (not root, or no Slurm and no apt-get).
+the cluster cannot be started at all (not root, or Slurm missing and apt-get unable
+to install it).
 
 Only timing knobs are added to the profile's command line (status checks every
 few seconds instead of 40+ s); Snakemake is stopped with SIGINT on a timeout
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -37,11 +37,11 @@ def slurm_cluster():
     """Start (or find running) the local cluster; returns the seconds start took."""
     if os.geteuid() != 0:
         pytest.skip("a local Slurm cluster needs root (tests/slurm/local-cluster.sh start)")
-    if shutil.which("slurmctld") is None and shutil.which("apt-get") is None:
-        pytest.skip("Slurm is not installed and there is no apt-get to install it")
     t0 = time.monotonic()
     proc = subprocess.run([str(CLUSTER_SCRIPT), "start"], capture_output=True, text=True, timeout=900)
     elapsed = time.monotonic() - t0
+    if proc.returncode == 4:
+        pytest.skip(f"Slurm is not installed and cannot be installed here: {proc.stderr.strip()[-500:]}")
     # Any other failure is a bug of the script or of this machine: fail, do not skip.
     assert proc.returncode == 0, f"local-cluster.sh start failed:\n{proc.stdout}\n{proc.stderr}"
     print(f"local Slurm cluster ready in {elapsed:.1f} s: {proc.stderr.strip()}")

@@ -6,9 +6,10 @@
 #   tests/slurm/local-cluster.sh stop     stop every daemon this script starts
 #   tests/slurm/local-cluster.sh status   exit 0 when the cluster accepts jobs
 #
-# Needs root and a Debian-like system. There is no systemd here: every daemon
-# is started directly. Accounting (slurmdbd + MariaDB) is not optional: the
-# Snakemake Slurm plugin and submitit both poll job states with `sacct`.
+# Needs root and a Debian-like system (start exits with status 4 when packages are
+# missing and cannot be installed; the tests then skip). There is no systemd
+# here: every daemon is started directly. Accounting (slurmdbd + MariaDB) is not
+# optional: the Snakemake Slurm plugin and submitit both poll job states with `sacct`.
 set -euo pipefail
 
 CLUSTER=${LMVSMT_SLURM_CLUSTER:-lmvsmt}
@@ -24,6 +25,8 @@ NODE=$(hostname -s)
 
 log() { echo "[local-cluster] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+# Exit status 4: the packages are missing and cannot be installed here (the tests skip).
+cannot_install() { log "ERROR: $*"; exit 4; }
 
 # Wait up to $1 seconds for the command in "${@:2}" to succeed.
 wait_for() {
@@ -49,7 +52,7 @@ install_packages() {
     local missing
     missing=$(missing_packages | tr '\n' ' ')
     [[ -z ${missing// /} ]] && return 0
-    command -v apt-get >/dev/null || die "packages missing ($missing) and no apt-get to install them"
+    command -v apt-get >/dev/null || cannot_install "packages missing ($missing) and no apt-get to install them"
     log "installing: $missing"
     export DEBIAN_FRONTEND=noninteractive
     # Package scripts must not try to start daemons (no init system here).
@@ -64,10 +67,11 @@ install_packages() {
     # shellcheck disable=SC2086
     if ! "${apt[@]}" install -y --no-install-recommends $missing >/tmp/lmvsmt-apt.log 2>&1; then
         log "install failed with the current package lists; running apt-get update"
-        "${apt[@]}" update >>/tmp/lmvsmt-apt.log 2>&1 || { tail -20 /tmp/lmvsmt-apt.log >&2; die "apt-get update failed"; }
+        "${apt[@]}" update >>/tmp/lmvsmt-apt.log 2>&1 \
+            || { tail -20 /tmp/lmvsmt-apt.log >&2; cannot_install "apt-get update failed"; }
         # shellcheck disable=SC2086
         "${apt[@]}" install -y --no-install-recommends $missing >>/tmp/lmvsmt-apt.log 2>&1 \
-            || { tail -20 /tmp/lmvsmt-apt.log >&2; die "apt-get install failed (log: /tmp/lmvsmt-apt.log)"; }
+            || { tail -20 /tmp/lmvsmt-apt.log >&2; cannot_install "apt-get install failed (see /tmp/lmvsmt-apt.log)"; }
     fi
 }
 
