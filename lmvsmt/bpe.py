@@ -106,6 +106,28 @@ class SubwordModel:
         piece carries the word-boundary marker); used for first-sub-word labelling."""
         return self.processor.encode([normalize_line(w) for w in words], out_type=str)
 
+    def align_words(self, words: Sequence[str], joiner: str = " ") -> tuple[list[str], list[int]]:
+        """Pieces of a sentence given as words, encoded as pretraining saw it (words
+        joined by `joiner`: "" for languages written without spaces), and the index of
+        the piece holding each word's first character (two words may share a piece)."""
+        pieces = self.encode(joiner.join(words))
+        spans = [len(p.replace("▁", "")) for p in pieces]  # characters each piece covers
+        chars = [len(w.replace(" ", "")) for w in words]
+        if sum(spans) != sum(chars):  # normalization changed the text: encode word by word
+            pieces, firsts = [], []
+            for word_pieces in self.encode_words(words):
+                firsts.append(len(pieces))
+                pieces.extend(word_pieces)
+            return pieces, firsts
+        firsts, index, end, start = [], 0, spans[0] if spans else 0, 0
+        for length in chars:
+            while end <= start:  # skip pieces ending before the word (and bare ▁ pieces)
+                index += 1
+                end += spans[index]
+            firsts.append(index)
+            start += length
+        return pieces, firsts
+
     def encode_lines(self, lines: Sequence[str]) -> tuple[list[str], int]:
         """Space-joined pieces of each line (the input format of fairseq's binarizer) and
         the number of pieces in all; identical to joining `encode` of each line."""

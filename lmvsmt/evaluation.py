@@ -46,7 +46,7 @@ def features_job(objective, model_dir, spm_model, task, units: list[Unit], confi
     torch.set_num_threads(ev["threads"])
     model, subwords = _load(objective, model_dir, spm_model)
     for unit in units:
-        labels, encoded = probe.load_task(unit.data_dir, task, subwords, model.dictionary, ev["max_length"])
+        labels, encoded = probe.load_task(unit.data_dir, task, unit.lang, subwords, model.dictionary, ev["max_length"])
         probe.extract_features(model, labels, encoded, unit.lang, task, ev["head"]["pooling"],
                                ev["probe"]["batch_size"], unit.features, device())
         log.info("cached features of %s %s %s", objective, task, unit.lang)
@@ -67,7 +67,7 @@ def finetune_job(objective, model_dir, spm_model, task, units: list[Unit], confi
     torch.set_num_threads(ev["threads"])
     model, subwords = _load(objective, model_dir, spm_model)
     for unit in units:
-        labels, encoded = probe.load_task(unit.data_dir, task, subwords, model.dictionary, ev["max_length"])
+        labels, encoded = probe.load_task(unit.data_dir, task, unit.lang, subwords, model.dictionary, ev["max_length"])
         for seed, metrics in finetune.finetune_seeds(model, labels, encoded, unit.lang, task, list(unit.results),
                                                      ev["head"], ev["finetune"], device()):
             results.write_result(unit.results[seed],

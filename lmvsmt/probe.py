@@ -21,12 +21,12 @@ from lmvsmt.io import atomic_path
 log = logging.getLogger(__name__)
 
 
-def load_task(data_dir, task, subwords, dictionary, max_length):
+def load_task(data_dir, task, lang, subwords, dictionary, max_length):
     """Read and encode the three splits of one task and language."""
     examples = {s: taskdata.read_split(taskdata.split_path(data_dir, task, s), task) for s in taskdata.SPLITS}
     labels = taskdata.label_set(examples["train"], data_dir)
     encoded = {
-        s: taskdata.encode(ex, task, subwords, dictionary, labels, max_length,
+        s: taskdata.encode(ex, task, lang, subwords, dictionary, labels, max_length,
                            where=str(taskdata.split_path(data_dir, task, s)))
         for s, ex in examples.items()
     }

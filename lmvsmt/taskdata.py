@@ -16,6 +16,12 @@ from typing import Sequence
 TASK_TEXTS = {"SA": 1, "NLI": 2, "NER": 0, "POS": 0}
 TASK_SUFFIX = {"SA": "tsv", "NLI": "tsv", "NER": "conll", "POS": "conll"}
 SPLITS = ("train", "valid", "test")
+# Languages written without spaces between words (their sentences join words with "").
+WORDS_WITHOUT_SPACES = {"zh"}
+
+
+def word_joiner(lang: str) -> str:
+    return "" if lang in WORDS_WITHOUT_SPACES else " "
 
 
 class TaskDataError(ValueError):
@@ -101,7 +107,7 @@ class Encoded:
     truncated_words: int = 0
 
 
-def encode(examples: Sequence[Example], task: str, subwords, dictionary, labels: Sequence[str],
+def encode(examples: Sequence[Example], task: str, lang: str, subwords, dictionary, labels: Sequence[str],
            max_length: int, where: str = "") -> Encoded:
     """Encode examples with a SubwordModel and a fairseq Dictionary."""
     label_id = {label: i for i, label in enumerate(labels)}
@@ -113,13 +119,11 @@ def encode(examples: Sequence[Example], task: str, subwords, dictionary, labels:
             raise TaskDataError(f"{where}: example {n + 1}: unknown label {exc.args[0]!r} "
                                 f"(known: {', '.join(labels)})") from None
         if is_token_task(task):
-            pieces, firsts = [], []
-            for word_pieces in subwords.encode_words(ex.words):
-                word_pieces = word_pieces or ["<unk>"]
-                if len(pieces) + 1 > max_length:
-                    break
-                firsts.append(len(pieces))
-                pieces.extend(word_pieces[: max_length - len(pieces)])
+            # The sentence is encoded as pretraining saw it; each word is labelled on
+            # the piece holding its first character. Words past max_length are dropped.
+            all_pieces, all_firsts = subwords.align_words(ex.words, word_joiner(lang))
+            pieces = all_pieces[:max_length]
+            firsts = [f for f in all_firsts if f < max_length]
             out.truncated_words += len(ex.words) - len(firsts)
             out.ids.append([[dictionary.index(p) for p in pieces]])
             out.firsts.append(firsts)

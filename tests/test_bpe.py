@@ -361,3 +361,17 @@ def test_sample_is_language_balanced_and_seeded(tmp_path):
     assert len(set(lines)) == 50
     assert sample(1)[1] == lines
     assert sample(2)[1] != lines
+
+
+def test_align_words_labels_each_word_on_the_piece_of_its_first_character(model):
+    # Spaced text: the same pieces as encoding the sentence; each word starts a piece.
+    words = ["abc", "de", "lim"]
+    pieces, firsts = model.align_words(words, " ")
+    assert pieces == model.encode("abc de lim")
+    assert [pieces[f].lstrip("▁")[:1] for f in firsts] == ["a", "d", "l"]
+    # Unspaced text (zh): the sentence is encoded without spaces, as in pretraining, so
+    # no word gets a bare word-boundary piece of its own.
+    pieces, firsts = model.align_words(words, "")
+    assert pieces == model.encode("abcdelim")
+    assert all(pieces[f].replace("▁", "") for f in firsts)
+    assert firsts == sorted(firsts) and len(firsts) == 3

@@ -24,6 +24,13 @@ class ToySubwords:
     def encode(self, text):
         return [p for ps in self.encode_words(text.split()) for p in ps]
 
+    def align_words(self, words, joiner):
+        pieces, firsts = [], []
+        for word_pieces in self.encode_words(words):
+            firsts.append(len(pieces))
+            pieces.extend(word_pieces)
+        return pieces, firsts
+
 
 class ToyEncoder(nn.Module):
     def __init__(self, dictionary, dim=16):
@@ -75,7 +82,7 @@ def pos_task(tmp_path):
     d = dictionary_for(sub, [vocab])
     torch.manual_seed(0)
     model = ToyEncoder(d)
-    labels, encoded = probe.load_task(tmp_path, "POS", sub, d, max_length=64)
+    labels, encoded = probe.load_task(tmp_path, "POS", "en", sub, d, max_length=64)
     return model, labels, encoded
 
 
@@ -89,10 +96,10 @@ def test_token_task_is_labelled_on_first_subword():
     for p in sub.encode("house cat a"):
         d.add_symbol(p)
     ex = [taskdata.Example(words=["house", "cat", "a"], labels=["NOUN", "NOUN", "DET"])]
-    enc = taskdata.encode(ex, "POS", sub, d, ["DET", "NOUN"], max_length=64)
+    enc = taskdata.encode(ex, "POS", "en", sub, d, ["DET", "NOUN"], max_length=64)
     assert enc.firsts == [[0, 3, 5]]  # ho|us|e, ca|t, a
     assert enc.labels == [[1, 1, 0]]
-    cut = taskdata.encode(ex, "POS", sub, d, ["DET", "NOUN"], max_length=4)
+    cut = taskdata.encode(ex, "POS", "en", sub, d, ["DET", "NOUN"], max_length=4)
     assert cut.firsts == [[0, 3]] and cut.labels == [[1, 1]] and cut.truncated_words == 1
 
 
@@ -108,7 +115,7 @@ def test_bad_task_files_name_file_and_line(tmp_path):
         taskdata.read_split(tmp_path / "valid.tsv", "SA")
     ex = [taskdata.Example(texts=("x",), labels=["neutral"])]
     with pytest.raises(taskdata.TaskDataError, match=r"test.tsv: example 1: unknown label 'neutral'"):
-        taskdata.encode(ex, "SA", ToySubwords(), Dictionary(), ["negative", "positive"], 64, where="test.tsv")
+        taskdata.encode(ex, "SA", "en", ToySubwords(), Dictionary(), ["negative", "positive"], 64, where="test.tsv")
 
 
 def test_label_inventory_comes_from_meta_json_when_present(tmp_path):
@@ -155,7 +162,7 @@ def test_finetune_trains_the_encoder_and_every_seed_starts_from_pretrained(tmp_p
     torch.manual_seed(0)
     model = ToyEncoder(d)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    labels, encoded = probe.load_task(tmp_path, "SA", sub, d, max_length=32)
+    labels, encoded = probe.load_task(tmp_path, "SA", "en", sub, d, max_length=32)
     both = dict(finetune.finetune_seeds(model, labels, encoded, "en", "SA", [1, 2], HEAD, OPTIM))
     assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
     model.load_state_dict(before)

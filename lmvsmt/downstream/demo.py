@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from lmvsmt.download import sha256_file
+from lmvsmt.taskdata import word_joiner
 from lmvsmt.downstream.common import NLI_LABELS, SPLITS, DataError, Example, TextExample, TokenExample
 from lmvsmt.downstream.formats import FORMATS
 from lmvsmt.downstream.sources import write_manifest
@@ -78,7 +79,7 @@ def demo_entry(task: str, lang: str, sizes: Mapping[str, int]) -> dict:
 def _sa_maker(world, lang: str) -> Callable[[random.Random, int], Example]:
     classes = SA_CLASSES["stars" if lang in AMAZON_LANGS else lang]
     names = sorted(classes)
-    joiner = "" if lang == "zh" else " "
+    joiner = word_joiner(lang)
 
     def make(rng: random.Random, i: int) -> Example:
         label = names[i % len(names)]

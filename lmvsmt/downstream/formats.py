@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence
 
+from lmvsmt.taskdata import word_joiner
 from lmvsmt.downstream.common import (
     NLI_LABELS,
     UPOS_LABELS,
@@ -294,7 +295,7 @@ def read_conllu(path: Path, lang: str, fixes: Fixes) -> Iterator[TokenExample]:
 
 
 def write_conllu(path: Path, examples: Sequence[TokenExample], lang: str) -> None:
-    joiner = "" if lang == "zh" else " "
+    joiner = word_joiner(lang)
     with atomic_write(path) as fh:
         for i, ex in enumerate(examples, 1):
             fh.write(f"# sent_id = {path.stem}-{i}\n# text = {joiner.join(ex.tokens)}\n")
