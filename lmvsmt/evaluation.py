@@ -41,12 +41,19 @@ def _record(mode, objective, task, lang, seed, metrics, config) -> dict:
             **metrics, "provenance": results.provenance(config)}
 
 
-def features_job(objective, model_dir, spm_model, task, units: list[Unit], config: dict) -> None:
-    ev = config["evaluation"]
+def _with_data(objective, model_dir, spm_model, task, units: list[Unit], ev: dict):
+    """Load the pretrained model once, then yield (unit, model, labels, encoded splits)."""
     torch.set_num_threads(ev["threads"])
     model, subwords = _load(objective, model_dir, spm_model)
     for unit in units:
-        labels, encoded = probe.load_task(unit.data_dir, task, unit.lang, subwords, model.dictionary, ev["max_length"])
+        labels, encoded = probe.load_task(unit.data_dir, task, unit.lang, subwords, model.dictionary,
+                                          ev["max_length"])
+        yield unit, model, labels, encoded
+
+
+def features_job(objective, model_dir, spm_model, task, units: list[Unit], config: dict) -> None:
+    ev = config["evaluation"]
+    for unit, model, labels, encoded in _with_data(objective, model_dir, spm_model, task, units, ev):
         probe.extract_features(model, labels, encoded, unit.lang, task, ev["head"]["pooling"],
                                ev["probe"]["batch_size"], unit.features, device())
         log.info("cached features of %s %s %s", objective, task, unit.lang)
@@ -64,10 +71,7 @@ def probe_job(objective, task, units: list[Unit], config: dict) -> None:
 
 def finetune_job(objective, model_dir, spm_model, task, units: list[Unit], config: dict) -> None:
     ev = config["evaluation"]
-    torch.set_num_threads(ev["threads"])
-    model, subwords = _load(objective, model_dir, spm_model)
-    for unit in units:
-        labels, encoded = probe.load_task(unit.data_dir, task, unit.lang, subwords, model.dictionary, ev["max_length"])
+    for unit, model, labels, encoded in _with_data(objective, model_dir, spm_model, task, units, ev):
         for seed, metrics in finetune.finetune_seeds(model, labels, encoded, unit.lang, task, list(unit.results),
                                                      ev["head"], ev["finetune"], device()):
             results.write_result(unit.results[seed],

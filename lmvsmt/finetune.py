@@ -50,8 +50,12 @@ def finetune(model, labels, encoded, lang, task, seed: int, head_cfg: dict, opti
 
 
 def finetune_seeds(model, labels, encoded, lang, task, seeds, head_cfg, optim, device="cpu"):
-    """Yield (seed, metrics); every seed starts from the pretrained weights."""
+    """Yield (seed, metrics); every seed starts from the pretrained weights, and the
+    model is left with them afterwards (the next language starts from them too)."""
     pretrained = copy.deepcopy(model.state_dict())
-    for seed in seeds:
+    try:
+        for seed in seeds:
+            model.load_state_dict(pretrained)
+            yield seed, finetune(model, labels, encoded, lang, task, seed, head_cfg, optim, device)
+    finally:
         model.load_state_dict(pretrained)
-        yield seed, finetune(model, labels, encoded, lang, task, seed, head_cfg, optim, device)

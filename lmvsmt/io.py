@@ -26,24 +26,30 @@ def _temp_beside(path: Path) -> tuple[int, str]:
 
 
 @contextlib.contextmanager
+def _replace_on_success(tmp: str, path: Path) -> Iterator[None]:
+    """Rename `tmp` over `path` if the block succeeds; remove it otherwise."""
+    try:
+        yield
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """Write to a temporary file beside `path`, rename it over `path` on success.
 
     A crash or an exception leaves any previous `path` untouched and no partial file.
     """
     path = Path(path)
-    binary = "b" in mode
     fd, tmp = _temp_beside(path)
-    try:
-        with os.fdopen(fd, mode, encoding=None if binary else encoding) as fh:
+    with _replace_on_success(tmp, path):
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 @contextlib.contextmanager
@@ -53,13 +59,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     fd, tmp = _temp_beside(path)
     os.close(fd)
-    try:
+    with _replace_on_success(tmp, path):
         yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 @contextlib.contextmanager

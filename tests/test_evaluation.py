@@ -163,9 +163,12 @@ def test_finetune_trains_the_encoder_and_every_seed_starts_from_pretrained(tmp_p
     model = ToyEncoder(d)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     labels, encoded = probe.load_task(tmp_path, "SA", "en", sub, d, max_length=32)
+    trained = []
+    for seed, metrics in finetune.finetune_seeds(model, labels, encoded, "en", "SA", [1, 2], HEAD, OPTIM):
+        trained.append(any(not torch.equal(before[k], v) for k, v in model.state_dict().items()))
+    assert trained == [True, True]  # each seed trained the encoder ...
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # ... which is then restored
     both = dict(finetune.finetune_seeds(model, labels, encoded, "en", "SA", [1, 2], HEAD, OPTIM))
-    assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
-    model.load_state_dict(before)
     alone = dict(finetune.finetune_seeds(model, labels, encoded, "en", "SA", [2], HEAD, OPTIM))
     for m in (both[2], alone[2]):
         m.pop("wall_time_s")
