@@ -188,29 +188,44 @@ def write_ar_res_csv(path: Path, examples: Sequence[TextExample], lang: str) -> 
 # --------------------------------------------------------------------------- NER
 
 
+def _ner_sentences(path: Path, is_break: Callable[[str], bool], split: Callable[[str, str], tuple[str, str]],
+                   fixes: Fixes) -> Iterator[TokenExample]:
+    """Sentences of a NER file: `is_break(line)` ends a sentence (blank and header
+    lines), `split(line, where)` gives (token, tag) or raises DataError."""
+    tokens: list[str] = []
+    tags: list[str] = []
+
+    def sentence():
+        example = _ner_sentence(tokens, tags)
+        tokens.clear()
+        tags.clear()
+        return example
+
+    for number, line in _lines(path):
+        where = f"{path}:{number}"
+        if is_break(line):
+            if tokens and (example := sentence()) is not None:
+                yield example
+            continue
+        token, tag = split(line, where)
+        tokens.append(token)
+        tags.append(_bio(tag, fixes, where))
+    if tokens and (example := sentence()) is not None:
+        yield example
+
+
 def read_multiconer_conll(path: Path, lang: str, fixes: Fixes) -> Iterator[TokenExample]:
     """MultiCoNER v1/v2: `# id <uuid><TAB>domain=<lang>`, then `token _ _ TAG` lines,
     a blank line after each sentence. Fine-grained types collapse to B/I/O."""
-    tokens: list[str] = []
-    tags: list[str] = []
-    for number, line in _lines(path):
-        if not line.strip() or line.lstrip().startswith("# id"):
-            if tokens:
-                example = _ner_sentence(tokens, tags)
-                if example is not None:
-                    yield example
-                tokens, tags = [], []
-            continue
+
+    def split(line: str, where: str) -> tuple[str, str]:
         if _MULTICONER_SEPARATOR not in line:
-            raise DataError(f"{path}:{number}: expected 'token _ _ TAG', found {line[:60]!r}")
+            raise DataError(f"{where}: expected 'token _ _ TAG', found {line[:60]!r}")
         # split at the last separator, as the dataset's own loader does: a token may be "_"
         token, tag = line.rsplit(_MULTICONER_SEPARATOR, 1)
-        tokens.append(token)
-        tags.append(_bio(tag.strip(), fixes, f"{path}:{number}"))
-    if tokens:
-        example = _ner_sentence(tokens, tags)
-        if example is not None:
-            yield example
+        return token, tag.strip()
+
+    return _ner_sentences(path, lambda line: not line.strip() or line.lstrip().startswith("# id"), split, fixes)
 
 
 def write_multiconer_conll(path: Path, examples: Sequence[TokenExample], lang: str) -> None:
@@ -226,25 +241,14 @@ def write_multiconer_conll(path: Path, examples: Sequence[TokenExample], lang: s
 def read_aqmar_conll(path: Path, lang: str, fixes: Fixes) -> Iterator[TokenExample]:
     """AQMAR Arabic Wikipedia NER: one article per file, `token TAG` per line, a blank
     line between sentences; tags are typed BIO (PER, LOC, ORG, MIS0, ...)."""
-    tokens: list[str] = []
-    tags: list[str] = []
-    for number, line in _lines(path):
-        if not line.strip() or line.startswith("-DOCSTART-"):
-            if tokens:
-                example = _ner_sentence(tokens, tags)
-                if example is not None:
-                    yield example
-                tokens, tags = [], []
-            continue
+
+    def split(line: str, where: str) -> tuple[str, str]:
         match = _TWO_COLUMNS.fullmatch(line)
         if match is None:
-            raise DataError(f"{path}:{number}: expected 'token TAG', found {line[:60]!r}")
-        tokens.append(match.group(1))
-        tags.append(_bio(match.group(2), fixes, f"{path}:{number}"))
-    if tokens:
-        example = _ner_sentence(tokens, tags)
-        if example is not None:
-            yield example
+            raise DataError(f"{where}: expected 'token TAG', found {line[:60]!r}")
+        return match.group(1), match.group(2)
+
+    return _ner_sentences(path, lambda line: not line.strip() or line.startswith("-DOCSTART-"), split, fixes)
 
 
 def write_aqmar_conll(path: Path, examples: Sequence[TokenExample], lang: str) -> None:
