@@ -84,14 +84,31 @@ def describe(error: ValidationError) -> str:
 
 
 def validate(config: dict, source: str | None = None) -> dict:
-    """Validate `config` in place, filling defaults; raise ConfigError with one line."""
+    """Validate `config` in place, filling defaults; raise ConfigError with one line.
+
+    Mappings are put in sorted key order: Snakemake compares rule params by their
+    text, so the order of keys in a config file must not look like a change."""
     schema = load_schema()
     validator = _DefaultFillingValidator(schema)
     error = best_match(validator.iter_errors(config))
     if error is not None:
         origin = f" ({source})" if source else ""
         raise ConfigError(f"config error{origin}: {describe(error)}")
+    _sort_keys(config)
     return config
+
+
+def _sort_keys(node: Any) -> None:
+    """Reorder every mapping in place (the object stays the same: Snakemake holds it)."""
+    if isinstance(node, dict):
+        items = sorted(node.items(), key=lambda kv: str(kv[0]))
+        node.clear()
+        node.update(items)
+        for value in node.values():
+            _sort_keys(value)
+    elif isinstance(node, list):
+        for value in node:
+            _sort_keys(value)
 
 
 def load(path: str | Path) -> dict:

@@ -53,6 +53,13 @@ def test_empty_config_gets_protocol_defaults():
     assert filled["evaluation"]["max_length"] == 128
 
 
+def test_key_order_of_a_config_does_not_matter():
+    """Rule params come from the config; reordering keys must not look like a change."""
+    a = cfg.validate({"evaluation": {"seeds": [1], "modes": ["probe"]}, "bpe": {"threads": 2, "vocab_size": 500}})
+    b = cfg.validate({"bpe": {"vocab_size": 500, "threads": 2}, "evaluation": {"modes": ["probe"], "seeds": [1]}})
+    assert repr(a) == repr(b)
+
+
 def test_defaults_are_not_shared_between_configs():
     a, b = cfg.validate({}), cfg.validate({})
     a["languages"].append("xx")
