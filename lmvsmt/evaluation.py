@@ -15,8 +15,9 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Unit:
-    """One language of a job: its data directory, features cache and result files."""
+    """One task and language of a job: its data directory, features cache and result files."""
 
+    task: str
     lang: str
     data_dir: str
     features: str
@@ -41,40 +42,41 @@ def _record(mode, objective, task, lang, seed, metrics, config) -> dict:
             **metrics, "provenance": results.provenance(config)}
 
 
-def _with_data(objective, model_dir, spm_model, task, units: list[Unit], ev: dict):
+def _with_data(objective, model_dir, spm_model, units: list[Unit], ev: dict):
     """Load the pretrained model once, then yield (unit, model, labels, encoded splits)."""
     torch.set_num_threads(ev["threads"])
     model, subwords = _load(objective, model_dir, spm_model)
     for unit in units:
-        labels, encoded = probe.load_task(unit.data_dir, task, unit.lang, subwords, model.dictionary,
+        labels, encoded = probe.load_task(unit.data_dir, unit.task, unit.lang, subwords, model.dictionary,
                                           ev["max_length"])
         yield unit, model, labels, encoded
 
 
-def features_job(objective, model_dir, spm_model, task, units: list[Unit], config: dict) -> None:
+def features_job(objective, model_dir, spm_model, units: list[Unit], config: dict) -> None:
     ev = config["evaluation"]
-    for unit, model, labels, encoded in _with_data(objective, model_dir, spm_model, task, units, ev):
-        probe.extract_features(model, labels, encoded, unit.lang, task, ev["head"]["pooling"],
+    for unit, model, labels, encoded in _with_data(objective, model_dir, spm_model, units, ev):
+        probe.extract_features(model, labels, encoded, unit.lang, unit.task, ev["head"]["pooling"],
                                ev["probe"]["batch_size"], unit.features, device())
-        log.info("cached features of %s %s %s", objective, task, unit.lang)
+        log.info("cached features of %s %s %s", objective, unit.task, unit.lang)
 
 
-def probe_job(objective, task, units: list[Unit], config: dict) -> None:
+def probe_job(objective, units: list[Unit], config: dict) -> None:
     ev = config["evaluation"]
     torch.set_num_threads(ev["threads"])
     for unit in units:
         for seed, path in unit.results.items():
             metrics = probe.probe(unit.features, seed, ev["head"], ev["probe"])
-            results.write_result(path, _record("probe", objective, task, unit.lang, seed, metrics, config))
-            log.info("probe %s %s %s seed %d: accuracy %.4f", objective, task, unit.lang, seed, metrics["accuracy"])
+            results.write_result(path, _record("probe", objective, unit.task, unit.lang, seed, metrics, config))
+            log.info("probe %s %s %s seed %d: accuracy %.4f", objective, unit.task, unit.lang, seed,
+                     metrics["accuracy"])
 
 
-def finetune_job(objective, model_dir, spm_model, task, units: list[Unit], config: dict) -> None:
+def finetune_job(objective, model_dir, spm_model, units: list[Unit], config: dict) -> None:
     ev = config["evaluation"]
-    for unit, model, labels, encoded in _with_data(objective, model_dir, spm_model, task, units, ev):
-        for seed, metrics in finetune.finetune_seeds(model, labels, encoded, unit.lang, task, list(unit.results),
-                                                     ev["head"], ev["finetune"], device()):
+    for unit, model, labels, encoded in _with_data(objective, model_dir, spm_model, units, ev):
+        for seed, metrics in finetune.finetune_seeds(model, labels, encoded, unit.lang, unit.task,
+                                                     list(unit.results), ev["head"], ev["finetune"], device()):
             results.write_result(unit.results[seed],
-                                 _record("finetune", objective, task, unit.lang, seed, metrics, config))
-            log.info("finetune %s %s %s seed %d: accuracy %.4f", objective, task, unit.lang, seed,
+                                 _record("finetune", objective, unit.task, unit.lang, seed, metrics, config))
+            log.info("finetune %s %s %s seed %d: accuracy %.4f", objective, unit.task, unit.lang, seed,
                      metrics["accuracy"])

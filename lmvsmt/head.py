@@ -11,7 +11,6 @@ from typing import Callable, Iterable
 
 import torch
 from torch import nn
-from sklearn.metrics import f1_score
 
 
 class Head(nn.Module):
@@ -43,13 +42,18 @@ def pad_batch(seqs: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tens
 
 
 def scores(preds: list[int], golds: list[int]) -> dict:
-    """Accuracy, macro-F1 and micro-F1 as fractions."""
+    """Accuracy, macro-F1 and micro-F1 as fractions. Macro-F1 averages over the labels
+    that occur in gold or predictions, a label's F1 being 0 when undefined (as
+    scikit-learn's zero_division=0); for one label per item micro-F1 equals accuracy.
+    (Computed here: importing scikit-learn costs every evaluation job 1.5 s.)"""
     correct = sum(p == g for p, g in zip(preds, golds))
-    return {
-        "accuracy": correct / max(len(golds), 1),
-        "macro_f1": float(f1_score(golds, preds, average="macro", zero_division=0)),
-        "micro_f1": float(f1_score(golds, preds, average="micro", zero_division=0)),
-    }
+    f1s = []
+    for label in set(golds) | set(preds):
+        tp = sum(p == g == label for p, g in zip(preds, golds))
+        predicted, gold = preds.count(label), golds.count(label)
+        f1s.append(2 * tp / (predicted + gold) if tp else 0.0)
+    accuracy = correct / max(len(golds), 1)
+    return {"accuracy": accuracy, "macro_f1": sum(f1s) / max(len(f1s), 1), "micro_f1": accuracy}
 
 
 @dataclass

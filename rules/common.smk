@@ -54,40 +54,48 @@ MODES = EVAL["modes"]
 MODEL_DIR = f"{RESULTS}/pretrain/{{objective}}"
 FEATURES = f"{RESULTS}/features/{{objective}}/{{task}}/{{lang}}/features.pt"
 RESULT = f"{RESULTS}/eval/{{mode}}/{{objective}}/{{task}}/{{lang}}/seed{{seed}}.json"
-# With jobs_per_language false, one job covers every language of a task.
-JOB = "{objective}/{task}/{lang}" if EVAL["jobs_per_language"] else "{objective}/{task}"
-JOB_LANGS = (lambda wc: [wc.lang]) if EVAL["jobs_per_language"] else (lambda wc: LANGUAGES)
+# What one evaluation job covers (evaluation.job_scope): one language of a task, all
+# languages of a task, or all tasks and languages of an objective.
+SCOPE = EVAL["job_scope"]
+JOB = {"language": "{objective}/{task}/{lang}", "task": "{objective}/{task}", "objective": "{objective}"}[
+    SCOPE
+]
+
+
+def job_units(wc):
+    """(task, language) pairs of one evaluation job."""
+    tasks = TASKS if SCOPE == "objective" else [wc.task]
+    langs = [wc.lang] if SCOPE == "language" else LANGUAGES
+    return [(task, lang) for task in tasks for lang in langs]
 
 
 def per_job(pattern, **fixed):
-    """The files of one job: `pattern` expanded over the job's languages (when a job
-    covers all of them) and over `fixed` values, other wildcards kept."""
-    langs = {} if EVAL["jobs_per_language"] else {"lang": LANGUAGES}
-    return expand(pattern, **langs, **fixed, allow_missing=True)
+    """The files of one job: `pattern` expanded over what the job covers and over
+    `fixed` values, other wildcards kept."""
+    spread = {"language": {}, "task": {"lang": LANGUAGES}, "objective": {"task": TASKS, "lang": LANGUAGES}}
+    return expand(pattern, **spread[SCOPE], **fixed, allow_missing=True)
 
 
 def task_data(wc):
     return [
-        f"{RESULTS}/downstream/{wc.task}/{lang}/{split}.{TASK_SUFFIX[wc.task]}"
-        for lang in JOB_LANGS(wc)
+        f"{RESULTS}/downstream/{task}/{lang}/{split}.{TASK_SUFFIX[task]}"
+        for task, lang in job_units(wc)
         for split in ("train", "valid", "test")
     ]
 
 
 def eval_units(wc, mode):
-    """lmvsmt.evaluation.Unit fields of a job's languages, for its script."""
-    units = []
-    for lang in JOB_LANGS(wc):
-        units.append(
-            dict(
-                lang=lang,
-                data_dir=f"{RESULTS}/downstream/{wc.task}/{lang}",
-                features=FEATURES.format(objective=wc.objective, task=wc.task, lang=lang),
-                results={
-                    seed: RESULT.format(mode=mode, objective=wc.objective,
-                                        task=wc.task, lang=lang, seed=seed)
-                    for seed in SEEDS
-                },
-            )
+    """lmvsmt.evaluation.Unit fields of one job, for its script."""
+    return [
+        dict(
+            task=task,
+            lang=lang,
+            data_dir=f"{RESULTS}/downstream/{task}/{lang}",
+            features=FEATURES.format(objective=wc.objective, task=task, lang=lang),
+            results={
+                seed: RESULT.format(mode=mode, objective=wc.objective, task=task, lang=lang, seed=seed)
+                for seed in SEEDS
+            },
         )
-    return units
+        for task, lang in job_units(wc)
+    ]

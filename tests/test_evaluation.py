@@ -125,6 +125,21 @@ def test_label_inventory_comes_from_meta_json_when_present(tmp_path):
     assert taskdata.label_set(train, tmp_path) == ["DET", "NOUN", "X"]
 
 
+def test_scores_match_scikit_learn():
+    from sklearn.metrics import f1_score
+
+    from lmvsmt.head import scores
+
+    rng = random.Random(0)
+    for _ in range(50):
+        golds = [rng.randrange(5) for _ in range(40)]
+        preds = [g if rng.random() < 0.6 else rng.randrange(6) for g in golds]
+        got = scores(preds, golds)
+        assert got["macro_f1"] == pytest.approx(f1_score(golds, preds, average="macro", zero_division=0))
+        assert got["micro_f1"] == pytest.approx(f1_score(golds, preds, average="micro", zero_division=0))
+        assert got["accuracy"] == pytest.approx(sum(p == g for p, g in zip(preds, golds)) / 40)
+
+
 def test_sum_pooling_ignores_padding():
     states = torch.ones(2, 3, 4)
     mask = torch.tensor([[1, 1, 0], [1, 0, 0]], dtype=torch.bool)

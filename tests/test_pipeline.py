@@ -96,13 +96,19 @@ def test_rerun_is_a_no_op(demo):
     assert planned_rules(demo) == {}
 
 
+def eval_jobs():
+    """Jobs per evaluation rule under the demo's evaluation.job_scope."""
+    units = {"language": len(DEMO["tasks"]) * len(DEMO["languages"]), "task": len(DEMO["tasks"]), "objective": 1}
+    return len(DEMO["objectives"]) * units[DEMO["evaluation"]["job_scope"]]
+
+
 def test_finetuning_change_reruns_only_finetuning(demo):
     jobs = planned_rules(demo, evaluation={"finetune": {"lr": 0.0005}})
-    assert jobs.get("finetune") == 20
+    assert jobs.get("finetune") == eval_jobs()
     assert not {"pretrain", "features", "probe"} & set(jobs)
 
 
 def test_probing_change_reruns_only_probing(demo):
     jobs = planned_rules(demo, evaluation={"probe": {"epochs": 4}})
-    assert jobs.get("probe") == 20
+    assert jobs.get("probe") == eval_jobs()
     assert not {"pretrain", "features", "finetune"} & set(jobs)

@@ -143,7 +143,7 @@ def demo_slice_config(results: Path) -> dict:
     # Slurm but compute on the CPU.
     cfg["pretrain"].setdefault("local", {})["gpus"] = 0
     # One job per language, so the probing group has two components (en, fr).
-    cfg["evaluation"].update(seeds=[1], jobs_per_language=True, probe={"epochs": 2}, finetune={"epochs": 1})
+    cfg["evaluation"].update(seeds=[1], job_scope="language", probe={"epochs": 2}, finetune={"epochs": 1})
     return cfg
 
 

@@ -1,7 +1,7 @@
-# Cache the frozen model's head inputs for one objective and task (rule `features`).
+# Cache the frozen model's head inputs for the tasks and languages of one job (rule `features`).
 from lmvsmt.evaluation import Unit, features_job
 from lmvsmt.io import rule_log
 
 with rule_log(snakemake.log[0]):
     features_job(snakemake.wildcards.objective, snakemake.input.model.rsplit("/", 1)[0], snakemake.input.spm,
-                 snakemake.wildcards.task, [Unit(**u) for u in snakemake.params.units], snakemake.config)
+                 [Unit(**u) for u in snakemake.params.units], snakemake.config)

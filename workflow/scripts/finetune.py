@@ -4,4 +4,4 @@ from lmvsmt.io import rule_log
 
 with rule_log(snakemake.log[0]):
     finetune_job(snakemake.wildcards.objective, snakemake.input.model.rsplit("/", 1)[0], snakemake.input.spm,
-                 snakemake.wildcards.task, [Unit(**u) for u in snakemake.params.units], snakemake.config)
+                 [Unit(**u) for u in snakemake.params.units], snakemake.config)

@@ -3,5 +3,4 @@ from lmvsmt.evaluation import Unit, probe_job
 from lmvsmt.io import rule_log
 
 with rule_log(snakemake.log[0]):
-    probe_job(snakemake.wildcards.objective, snakemake.wildcards.task,
-              [Unit(**u) for u in snakemake.params.units], snakemake.config)
+    probe_job(snakemake.wildcards.objective, [Unit(**u) for u in snakemake.params.units], snakemake.config)
