@@ -79,15 +79,15 @@ def main() -> None:
         print(" ".join(f"{h:>13}" for h in header))
         for threads in (1, 2):
             cpu0, start = cpu_seconds(), time.perf_counter()
-            with open(tmp / f"out.{threads}.txt", "w", encoding="utf-8") as out, bpe.Encoder(tmp / "spm.model", threads) as encoder:
+            with open(tmp / f"out.{threads}.txt", "wb") as out, bpe.Encoder(tmp / "spm.model", threads) as encoder:
                 counts = encoder.run(binarize.document_jobs(files), [out])
             seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu0
             sentences = sum(c[0] for k, c in counts.items() if k != "all")
             tokens = sum(c[1] for k, c in counts.items() if k != "all")
             rate = sentences / seconds
             row = (threads, sentences, f"{tokens / sentences:.1f}", f"{seconds:.2f}", f"{rate:.0f}", f"{rate / threads:.0f}", f"{cpu:.2f}", f"{sentences / cpu:.0f}")
-            verdict = "meets" if sentences / cpu >= TARGET_PER_THREAD else "BELOW"
-            print(" ".join(f"{v:>13}" for v in row) + f"  {verdict} target {TARGET_PER_THREAD} per thread (CPU)")
+            verdict = "meets" if min(rate / threads, sentences / cpu) >= TARGET_PER_THREAD else "BELOW"
+            print(" ".join(f"{v:>13}" for v in row) + f"  {verdict} target {TARGET_PER_THREAD} per thread (wall and CPU)")
 
 
 def cpu_seconds() -> float:

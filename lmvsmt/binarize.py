@@ -27,6 +27,7 @@ from pathlib import Path
 from lmvsmt.bpe import (
     SPLITS,
     CorpusError,
+    CHUNK_LINES,
     Encoder,
     Job,
     add_counts,
@@ -37,6 +38,7 @@ from lmvsmt.bpe import (
     bitext_path,
     check_declared,
     doc_path,
+    read_blocks,
     read_lines,
 )
 from lmvsmt.io import atomic_write
@@ -94,27 +96,38 @@ def _split_args(prefixes: dict[str, Path], suffixes: Sequence[str], threads: int
 # ----- readers ------------------------------------------------------------------------------
 
 
-def document_lines(files: Sequence[tuple[str, str | os.PathLike]]) -> Iterator[tuple[str, str]]:
-    """(lang, line) of the documents in `files`, with exactly one empty line between
-    documents: runs of empty lines collapse, none leads or trails, and a new file always
-    starts a new document."""
-    started = False
+def document_chunks(
+    files: Sequence[tuple[str, str | os.PathLike]], size: int = CHUNK_LINES
+) -> Iterator[tuple[str, list[str]]]:
+    """(lang, lines) of the documents in `files`, at most `size` lines of one language a
+    chunk, with exactly one empty line between documents: runs of empty lines collapse,
+    none leads or trails, and a new file always starts a new document."""
+    chunk: list[str] = []
+    chunk_lang, started = None, False
     for lang, path in files:
-        gap = True
-        for line in read_lines(path):
-            if not line.strip():
-                gap = True
-                continue
-            if gap and started:
-                yield lang, ""
-            yield lang, line
-            started, gap = True, False
+        if lang != chunk_lang and chunk:
+            yield chunk_lang, chunk
+            chunk = []
+        chunk_lang, gap = lang, True
+        for lines in read_blocks(path):
+            for line in lines:
+                if not line or line.isspace():
+                    gap = True
+                    continue
+                if gap and started:
+                    chunk.append("")
+                chunk.append(line)
+                started, gap = True, False
+            while len(chunk) >= size:
+                yield lang, chunk[:size]
+                chunk = chunk[size:]
+    if chunk:
+        yield chunk_lang, chunk
 
 
 def document_jobs(files: Sequence[tuple[str, str | os.PathLike]]) -> Iterator[Job]:
-    for lang, group in itertools.groupby(document_lines(files), key=lambda item: item[0]):
-        for chunk in chunked(line for _, line in group):
-            yield encode_text_lines, (lang, chunk)
+    for lang, chunk in document_chunks(files):
+        yield encode_text_lines, (lang, chunk)
 
 
 def aligned_pairs(files: Sequence[tuple[str | os.PathLike, str | os.PathLike]]) -> Iterator[tuple[str, str]]:
@@ -217,7 +230,7 @@ def build_documents(
     with _Workspace(work_dir, "documents") as ws:
         with Encoder(model_path, threads) as encoder:
             for split in SPLITS:
-                with open(ws / f"{split}.txt", "w", encoding="utf-8") as out:
+                with open(ws / f"{split}.txt", "wb") as out:
                     counts = encoder.run(document_jobs(files[split]), [out])
                 rows += _count_rows("documents", split, counts)
         argv = ["--only-source", "--srcdict", str(dict_path), "--destdir", str(ws / "bin")]
@@ -239,7 +252,7 @@ def build_bitext(
                 split_counts: dict[str, list[int]] = {}
                 for l1, l2 in pairs:
                     stem = ws / f"{split}.{l1}-{l2}"
-                    with open(f"{stem}.{l1}", "w", encoding="utf-8") as o1, open(f"{stem}.{l2}", "w", encoding="utf-8") as o2:
+                    with open(f"{stem}.{l1}", "wb") as o1, open(f"{stem}.{l2}", "wb") as o2:
                         add_counts(split_counts, encoder.run(bitext_jobs(l1, l2, files[split][(l1, l2)]), [o1, o2]))
                 rows += _count_rows("bitext", split, split_counts)
         names = []
@@ -263,7 +276,7 @@ def build_tlm(
         with Encoder(model_path, threads) as encoder:
             for split in SPLITS:
                 split_counts: dict[str, list[int]] = {}
-                with open(ws / f"{split}.txt", "w", encoding="utf-8") as out:
+                with open(ws / f"{split}.txt", "wb") as out:
                     for (l1, l2), pair_files in sorted(files[split].items()):
                         add_counts(split_counts, encoder.run(translation_jobs(l1, l2, pair_files), [out]))
                 rows += _count_rows("tlm", split, split_counts)

@@ -72,6 +72,23 @@ def normalize_line(line: str) -> str:
     return " ".join(line.split())
 
 
+def normalize_text(lines: Sequence[str]) -> str:
+    """The lines, each passed through `normalize_line`, joined by newlines; checked on
+    the joined text first, as the corpus stage's output needs no change."""
+    text = "\n".join(lines)
+    if (
+        text.replace("\n", "").isprintable()
+        and "  " not in text
+        and " \n" not in text
+        and "\n " not in text
+        and text[:1] != " "
+        and text[-1:] != " "
+        and len(lines) == text.count("\n") + 1  # no line holds a newline itself
+    ):
+        return text
+    return "\n".join([normalize_line(line) for line in lines])
+
+
 # ----- the model ------------------------------------------------------------------------
 
 
@@ -131,25 +148,35 @@ class SubwordModel:
     def encode_lines(self, lines: Sequence[str]) -> tuple[list[str], int]:
         """Space-joined pieces of each line (the input format of fairseq's binarizer) and
         the number of pieces in all; identical to joining `encode` of each line."""
-        lines = [normalize_line(line) for line in lines]
+        text, pieces, _ = self.encode_text(lines)
+        return (text.split("\n") if lines else []), pieces
+
+    def encode_text(self, lines: Sequence[str]) -> tuple[str, int, int]:
+        """`encode_lines` as one text: the encoded lines joined by newlines (none after
+        the last), built from whole-chunk string operations that run at C speed; with the
+        number of pieces and of non-empty lines."""
+        text = normalize_text(lines)
         cache = self._word_cache
         if cache is None:
-            out = [" ".join(p) for p in self.processor.encode(lines, out_type=str)]
+            encoded = self.processor.encode(text.split("\n"), out_type=str)
+            text = "\n".join([" ".join(p) for p in encoded])
         else:
-            if len(cache) > WORD_CACHE_SIZE:
+            if len(cache) > WORD_CACHE_SIZE or not cache:
                 cache.clear()
-            words = [line.split(" ") for line in lines]
-            whole = [i for i, ws in enumerate(words) if max(map(len, ws)) > MAX_CACHED_WORD]
-            for i in whole:
-                words[i] = []
-            new = list({w for ws in words for w in ws if w not in cache})
-            for word, pieces in zip(new, self.processor.encode(new, out_type=str)):
-                cache[word] = " ".join(pieces)
-            out = [" ".join([cache[w] for w in ws]) for ws in words]
-            for i, pieces in zip(whole, self.processor.encode([lines[i] for i in whole], out_type=str)):
-                out[i] = " ".join(pieces)
-        # Pieces never contain a space, so counting separators counts pieces (at C speed).
-        return out, sum(line.count(" ") + 1 for line in out if line)
+                cache.update({"\n": "\n", "": ""})  # the line separator and an empty line
+            # Every word of the chunk, with "\n" as a word between lines.
+            words = text.replace("\n", " \n ").split(" ")
+            new = list(set(words).difference(cache))
+            cache.update(zip(new, map(" ".join, self.processor.encode(new, out_type=str))))
+            text = " ".join(map(cache.__getitem__, words)).replace(" \n ", "\n")
+            for word in new:  # too long to be worth keeping (a Chinese sentence, say)
+                if len(word) > MAX_CACHED_WORD:
+                    del cache[word]
+        if not lines:
+            return "", 0, 0
+        sentences = len(lines) - text.split("\n").count("")
+        # Pieces never contain a space: a non-empty line holds one more piece than spaces.
+        return text, text.count(" ") + sentences, sentences
 
     def decode(self, pieces: Sequence[str] | str) -> str:
         """Text of a piece sequence (a list, or fairseq's space-joined string)."""
@@ -208,15 +235,31 @@ def check_documents(documents: dict[tuple[str, str, str], str | os.PathLike], la
                 )
 
 
-def read_lines(path: str | os.PathLike) -> Iterator[str]:
-    """Lines of a UTF-8 corpus file without their newline; only \\n ends a line (a stray
-    \\r or U+2028 inside a sentence must not break the alignment of a bitext)."""
+READ_BLOCK = 1 << 20  # characters read at a time
+
+
+def read_blocks(path: str | os.PathLike, size: int | None = None) -> Iterator[list[str]]:
+    """Lines of a UTF-8 corpus file without their newline, a block of lines at a time
+    (split at C speed); only \\n ends a line (a stray \\r or U+2028 inside a sentence must
+    not break the alignment of a bitext)."""
     try:
         with open(path, encoding="utf-8", newline="\n") as fh:
-            for raw in fh:
-                yield raw.rstrip("\n")
+            rest = ""
+            while block := fh.read(size or READ_BLOCK):
+                lines = (rest + block).split("\n")
+                rest = lines.pop()  # an unfinished line, completed by the next block
+                if lines:
+                    yield lines
+            if rest:
+                yield [rest]
     except UnicodeDecodeError as exc:
         raise CorpusError(f"{path}: not valid UTF-8 (byte {exc.start} of a read block)") from None
+
+
+def read_lines(path: str | os.PathLike) -> Iterator[str]:
+    """The lines of `read_blocks`, one at a time."""
+    for lines in read_blocks(path):
+        yield from lines
 
 
 def _text_lines(path: Path) -> Iterator[str]:
@@ -363,28 +406,36 @@ def _init_worker(model_path: str) -> None:
     _WORKER_MODEL = SubwordModel(model_path)
 
 
-def _run_job(job: Job):
+def _run_job(job: Job, model: SubwordModel | None = None):
+    """A job's texts as UTF-8 bytes (encoded where they were made, off the writing
+    process's critical path) and its counts."""
     function, args = job
-    return function(_WORKER_MODEL, *args)
+    texts, counts = function(model or _WORKER_MODEL, *args)
+    return [text.encode("utf-8") for text in texts], counts
 
 
 def _joined(lines: list[str]) -> str:
     return "\n".join(lines) + "\n" if lines else ""
 
 
+def _ended(text: str, lines: list[str]) -> str:
+    """An encoded text with the newline of its last line."""
+    return text + "\n" if lines else ""
+
+
 def encode_text_lines(model: SubwordModel, lang: str, lines: list[str]):
     """Lines of one language; empty lines (document breaks) stay empty."""
-    out, tokens = model.encode_lines(lines)
-    sentences = sum(1 for line in out if line)
+    text, tokens, sentences = model.encode_text(lines)
     # Every line, empty or not, becomes one item of the dataset, ending in </s>.
-    return (_joined(out),), {lang: [sentences, tokens], "all": [len(out), tokens + len(out)]}
+    return (_ended(text, lines),), {lang: [sentences, tokens], "all": [len(lines), tokens + len(lines)]}
 
 
 def encode_bitext_lines(model: SubwordModel, l1: str, l2: str, lines1: list[str], lines2: list[str]):
     """Both sides of aligned sentence pairs, one output text each."""
-    (out1, n1), (out2, n2) = model.encode_lines(lines1), model.encode_lines(lines2)
-    counts = {l1: [len(out1), n1], l2: [len(out2), n2], "all": [len(out1) + len(out2), n1 + n2 + len(out1) + len(out2)]}
-    return (_joined(out1), _joined(out2)), counts
+    (out1, n1, _), (out2, n2, _) = model.encode_text(lines1), model.encode_text(lines2)
+    pairs = len(lines1)
+    counts = {l1: [pairs, n1], l2: [pairs, n2], "all": [2 * pairs, n1 + n2 + 2 * pairs]}
+    return (_ended(out1, lines1), _ended(out2, lines2)), counts
 
 
 def encode_translation_lines(model: SubwordModel, src: str, tgt: str, src_lines: list[str], tgt_lines: list[str]):
@@ -429,7 +480,8 @@ class Encoder:
             self._pool = None
 
     def run(self, jobs: Iterable[Job], outs: Sequence) -> dict[str, list[int]]:
-        """Write each job's texts to `outs`; return the summed counts."""
+        """Write each job's texts to `outs` (files open for binary writing); return the
+        summed counts."""
         totals: dict[str, list[int]] = {}
 
         def write(result) -> None:
@@ -439,8 +491,8 @@ class Encoder:
             add_counts(totals, counts)
 
         if self._pool is None:
-            for function, args in jobs:
-                write(function(self._model, *args))
+            for job in jobs:
+                write(_run_job(job, self._model))
             return totals
         pending: deque = deque()
         for job in jobs:

@@ -294,12 +294,31 @@ def test_parallel_encoding_matches_in_process_encoding(stage, model):
     outputs = []
     for threads in (1, 2):
         out_path = results.parent / f"encoded.{threads}.txt"
-        with open(out_path, "w", encoding="utf-8") as out, bpe.Encoder(model.path, threads) as encoder:
+        with open(out_path, "wb") as out, bpe.Encoder(model.path, threads) as encoder:
             counts = encoder.run(binarize.document_jobs(files), [out])
         outputs.append((out_path.read_text("utf-8"), counts))
     assert outputs[0] == outputs[1]
     text, counts = outputs[0]
     assert counts["all"][0] == len(text.splitlines())
+
+
+@pytest.mark.parametrize("block", [1, 2, 5, 1 << 20])
+def test_document_chunks_keep_one_break_between_documents(tmp_path, monkeypatch, block):
+    monkeypatch.setattr(bpe, "READ_BLOCK", block)  # lines and breaks across read blocks
+    texts = {
+        "a.en": "\n\n a\nb\n  \n\t\nc\n",  # leading blanks, a run of blank lines
+        "b.en": "d\n\n",  # a second file: a new document, trailing blanks dropped
+        "c.fr": "\u3000\ne\u2028x\nf",  # a whitespace-only first line, no final newline
+    }
+    for name, text in texts.items():
+        (tmp_path / name).write_text(text, "utf-8")
+    files = [(name[-2:], tmp_path / name) for name in texts]
+    chunks = list(binarize.document_chunks(files, size=4))
+    assert chunks == [
+        ("en", [" a", "b", "", "c"]),
+        ("en", ["", "d"]),
+        ("fr", ["", "e\u2028x", "f"]),  # only \n ends a line
+    ]
 
 
 def test_word_cache_encodes_exactly_like_sentencepiece(stage, model):
