@@ -97,6 +97,7 @@ def normalize_text(lines: Sequence[str]) -> str:
 _IDENTITY_PROBE = "Ａﬁ¨ Äb"
 WORD_CACHE_SIZE = 1 << 18  # cached words; the cache is emptied when it grows past this
 MAX_CACHED_WORD = 32  # characters; longer "words" (Chinese sentences) go to SentencePiece whole
+_CACHE_SEED = {"\n": "\n", "": ""}  # the line separator and an empty line, as words
 
 
 class SubwordModel:
@@ -109,7 +110,7 @@ class SubwordModel:
         identity = self.processor.normalize(_IDENTITY_PROBE) == "▁" + _IDENTITY_PROBE.replace(" ", "▁")
         # BPE merges never cross a space (no piece holds an inner ▁), so with identity
         # normalization a sentence's pieces are its words' pieces: encode_lines caches them.
-        self._word_cache: dict[str, str] | None = {} if identity else None
+        self._word_cache: dict[str, str] | None = dict(_CACHE_SEED) if identity else None
 
     def __len__(self) -> int:
         return self.processor.get_piece_size()
@@ -155,16 +156,19 @@ class SubwordModel:
         """`encode_lines` as one text: the encoded lines joined by newlines (none after
         the last), built from whole-chunk string operations that run at C speed; with the
         number of pieces and of non-empty lines."""
+        if not lines:
+            return "", 0, 0
         text = normalize_text(lines)
         cache = self._word_cache
         if cache is None:
             encoded = self.processor.encode(text.split("\n"), out_type=str)
             text = "\n".join([" ".join(p) for p in encoded])
+            empty = sum(1 for pieces in encoded if not pieces)
         else:
-            if len(cache) > WORD_CACHE_SIZE or not cache:
+            if len(cache) > WORD_CACHE_SIZE:
                 cache.clear()
-                cache.update({"\n": "\n", "": ""})  # the line separator and an empty line
-            # Every word of the chunk, with "\n" as a word between lines.
+                cache.update(_CACHE_SEED)
+            # Every word of the chunk, with "\n" as a word between lines ("" is an empty line).
             words = text.replace("\n", " \n ").split(" ")
             new = list(set(words).difference(cache))
             cache.update(zip(new, map(" ".join, self.processor.encode(new, out_type=str))))
@@ -172,9 +176,8 @@ class SubwordModel:
             for word in new:  # too long to be worth keeping (a Chinese sentence, say)
                 if len(word) > MAX_CACHED_WORD:
                     del cache[word]
-        if not lines:
-            return "", 0, 0
-        sentences = len(lines) - text.split("\n").count("")
+            empty = words.count("")
+        sentences = len(lines) - empty
         # Pieces never contain a space: a non-empty line holds one more piece than spaces.
         return text, text.count(" ") + sentences, sentences
 
@@ -238,14 +241,14 @@ def check_documents(documents: dict[tuple[str, str, str], str | os.PathLike], la
 READ_BLOCK = 1 << 20  # characters read at a time
 
 
-def read_blocks(path: str | os.PathLike, size: int | None = None) -> Iterator[list[str]]:
+def read_blocks(path: str | os.PathLike) -> Iterator[list[str]]:
     """Lines of a UTF-8 corpus file without their newline, a block of lines at a time
     (split at C speed); only \\n ends a line (a stray \\r or U+2028 inside a sentence must
     not break the alignment of a bitext)."""
     try:
         with open(path, encoding="utf-8", newline="\n") as fh:
             rest = ""
-            while block := fh.read(size or READ_BLOCK):
+            while block := fh.read(READ_BLOCK):
                 lines = (rest + block).split("\n")
                 rest = lines.pop()  # an unfinished line, completed by the next block
                 if lines:
@@ -410,12 +413,8 @@ def _run_job(job: Job, model: SubwordModel | None = None):
     """A job's texts as UTF-8 bytes (encoded where they were made, off the writing
     process's critical path) and its counts."""
     function, args = job
-    texts, counts = function(model or _WORKER_MODEL, *args)
+    texts, counts = function(_WORKER_MODEL if model is None else model, *args)
     return [text.encode("utf-8") for text in texts], counts
-
-
-def _joined(lines: list[str]) -> str:
-    return "\n".join(lines) + "\n" if lines else ""
 
 
 def _ended(text: str, lines: list[str]) -> str:
@@ -448,7 +447,7 @@ def encode_translation_lines(model: SubwordModel, src: str, tgt: str, src_lines:
         tgt: [len(out), n_tgt],
         "all": [len(out), n_src + n_tgt + 2 * len(out)],  # + the control token and </s> per line
     }
-    return (_joined(out),), counts
+    return (_ended("\n".join(out), out),), counts
 
 
 class Encoder:
