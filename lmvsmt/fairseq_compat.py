@@ -19,8 +19,18 @@ calls fairseq as documented and a future fairseq only needs this module changed.
   (save_checkpoint.best, should_stop_early.best): a second run in the same process
   would compare against the first run's loss and may never write checkpoint_best.pt.
   They are reset before each run (a resumed run reloads its own from the checkpoint).
-- --bf16 is refused: the authors trained in fp16, and fairseq 0.12's bf16 path (its
-  FP16Optimizer without loss scaling) is not exercised by this project; use fp16 or amp.
+- --bf16 switches on fairseq's TPU code path: options.parse_args_and_arch sets
+  args.tpu whenever bf16 is asked for (and then refuses --fp16 beside it), and with
+  common.tpu the trainer looks for an XLA device instead of CUDA. Everything else
+  fairseq 0.12 does for bf16 is device-neutral: bf16 weights, fp32 master weights in
+  its FP16Optimizer without loss scaling, bf16 batches. `bf16_on_cuda` turns the TPU
+  flag off again after parsing, so --bf16 trains on CUDA (or the CPU). --bf16 beside
+  --fp16/--amp, --memory-efficient-bf16 and --tpu stay refused.
+- fairseq imports a --user-dir plugin by its directory name after putting the
+  directory's parent first on sys.path. lmvsmt's plugin is a subpackage, whose parent
+  lmvsmt/ holds modules (io, config, tables, ...) that would then shadow top-level
+  modules of those names imported later. `import_user_dir` imports it as the
+  subpackage it is, under the name fairseq looks for, and fairseq leaves sys.path alone.
 """
 from __future__ import annotations
 
@@ -124,10 +134,37 @@ def batching_flags() -> list[str]:
     return ["--required-batch-size-multiple", "1"]
 
 
+def _has(argv: Sequence[str], flag: str) -> bool:
+    return any(a == flag or a.startswith(flag + "=") for a in argv)
+
+
 def check_argv(argv: Sequence[str]) -> None:
     """Refuse fairseq flags known not to work with fairseq 0.12 here."""
-    if any(a == "--bf16" or a.startswith("--bf16=") for a in argv):
-        raise FairseqCompatError(
-            "--bf16 is not supported with fairseq 0.12 (lmvsmt.fairseq_compat): "
-            "set pretrain.precision to fp16 or amp (GPU) or fp32"
-        )
+    for flag in ("--tpu", "--memory-efficient-bf16"):
+        if _has(argv, flag):
+            raise FairseqCompatError(f"{flag} is not supported here (lmvsmt.fairseq_compat): "
+                                     "set pretrain.precision (auto, bf16, fp16, amp, fp32)")
+    if _has(argv, "--bf16") and (_has(argv, "--fp16") or _has(argv, "--amp") or _has(argv, "--memory-efficient-fp16")):
+        raise FairseqCompatError("--bf16 cannot be combined with --fp16 or --amp: set one pretrain.precision")
+
+
+def bf16_on_cuda(args) -> None:
+    """After options.parse_args_and_arch: --bf16 trains on the device fairseq would use
+    without it (CUDA, or the CPU with --cpu), not on a TPU (see the module docstring)."""
+    if getattr(args, "bf16", False) and not getattr(args, "memory_efficient_bf16", False):
+        args.tpu = False
+
+
+def import_user_dir(path) -> None:
+    """Import the --user-dir package at `path`, a subpackage of lmvsmt, so that fairseq's
+    own import of it finds it done (see the module docstring)."""
+    import importlib
+    import sys
+
+    path = os.path.abspath(path)
+    name = os.path.basename(path)
+    here = os.path.dirname(os.path.abspath(__file__))
+    if os.path.dirname(path) != here:
+        raise FairseqCompatError(f"{path}: not a package of lmvsmt")
+    module = importlib.import_module(f"{__package__}.{name}")
+    sys.modules.setdefault(name, module)

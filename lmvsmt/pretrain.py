@@ -7,8 +7,12 @@ Layout ({R} = results_dir):
       checkpoint. The fingerprint covers everything a resumed run must share with the
       run it continues (hyper-parameters, size, schedule, seed, data files): a changed
       setting starts a fresh run directory and leaves the old one untouched.
+      Also resolved.json: what the run's first job chose for the `auto` settings
+      (batch size, update_freq, precision; lmvsmt.autotune), kept for its later jobs.
   {R}/pretrain/{objective}/  checkpoint_best.pt (model weights, optimizer state
-      dropped), dict.txt, command.txt, config.yaml, train_log.jsonl, loss.png.
+      dropped, under fairseq's own names: loads without lmvsmt's plugin), dict.txt,
+      command.txt (as run), config.yaml (with the values chosen for `auto`),
+      train_log.jsonl, loss.png.
 
 Losses in the training log are fairseq's: cross-entropy in bits (base 2) per token.
 
@@ -24,6 +28,7 @@ import hashlib
 import json
 import logging
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -35,7 +40,7 @@ from typing import Any, Iterator
 
 import yaml
 
-from lmvsmt import fairseq_compat, launch, objectives
+from lmvsmt import autotune, fairseq_compat, launch, objectives
 from lmvsmt.io import atomic_path, atomic_write
 
 log = logging.getLogger(__name__)
@@ -69,13 +74,26 @@ def fingerprint(config: dict, objective: str, data_dir: Path) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
+_IDX_HEADER = 34  # fairseq mmap .idx: magic 9 B, version 8 B, dtype 1 B, items 8 B, documents 8 B
+
+
 def _indexed_items(idx: Path) -> int:
-    """Items in a fairseq mmap .idx file (its header: magic 9 B, version 8 B, dtype 1 B, count 8 B)."""
+    """Items in a fairseq mmap .idx file (-1: another format)."""
     with open(idx, "rb") as fh:
         head = fh.read(26)
     if len(head) < 26 or not head.startswith(b"MMIDIDX"):
         return -1  # another format: let fairseq judge
     return struct.unpack("<Q", head[18:26])[0]
+
+
+def indexed_sizes(idx: Path):
+    """Tokens of each item of a fairseq mmap .idx file (int32 array; the sizes follow the header)."""
+    import numpy as np
+
+    count = _indexed_items(idx)
+    if count < 0:
+        raise PretrainError(f"{idx}: not a fairseq mmap index")
+    return np.fromfile(idx, dtype=np.int32, count=count, offset=_IDX_HEADER)
 
 
 def available_pairs(data_dir: Path, pairs: list[str]) -> tuple[list[str], list[str]]:
@@ -216,6 +234,10 @@ def run_fairseq(argv: list[str], stop: _StopRequest | None = None, raw_log: Path
     logged, and every training/validation log line is appended to `raw_log` (JSON)."""
     fairseq_compat.prepare()
     fairseq_compat.check_argv(argv)
+    if objectives.unresolved(argv):
+        raise PretrainError(f"the command still leaves {', '.join(objectives.unresolved(argv))} to the job")
+    if "--user-dir" in argv:
+        fairseq_compat.import_user_dir(argv[argv.index("--user-dir") + 1])
     from fairseq import checkpoint_utils, options
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
     from fairseq.distributed import utils as distributed_utils
@@ -224,6 +246,7 @@ def run_fairseq(argv: list[str], stop: _StopRequest | None = None, raw_log: Path
 
     parser = options.get_training_parser()
     args = options.parse_args_and_arch(parser, input_args=list(argv[1:]))
+    fairseq_compat.bf16_on_cuda(args)
     cfg = convert_namespace_to_omegaconf(args)
     state: dict[str, Any] = {"start_update": None, "last_update": 0, "stopped": False}
     original_validate_and_save = fairseq_train.validate_and_save
@@ -356,7 +379,8 @@ class _RunLock:
 
 
 def _export_checkpoint(run_dir: Path) -> Path:
-    """The best checkpoint without the optimizer state (evaluation needs the weights only)."""
+    """The best checkpoint without the optimizer state (evaluation needs the weights only),
+    under fairseq's own architecture and optimizer names (no lmvsmt plugin needed to load it)."""
     import torch
 
     fairseq_compat.prepare()
@@ -364,10 +388,20 @@ def _export_checkpoint(run_dir: Path) -> Path:
     source = best if best.exists() else run_dir / "checkpoint_last.pt"
     state = torch.load(source, map_location="cpu", weights_only=False)
     state["last_optimizer_state"] = None
+    if _uses_plugin(state):
+        from lmvsmt.fairseq_plugin import plain_checkpoint
+
+        plain_checkpoint(state)
     target = run_dir / FINAL / "checkpoint_best.pt"
     with atomic_path(target) as tmp:
         torch.save(state, tmp)
     return target
+
+
+def _uses_plugin(state: dict) -> bool:
+    common = (state.get("cfg") or {}).get("common") or {}
+    args = state.get("args")
+    return bool(common.get("user_dir") or getattr(args, "user_dir", None))
 
 
 def finish_run(run_dir: Path, state: dict) -> None:
@@ -377,13 +411,41 @@ def finish_run(run_dir: Path, state: dict) -> None:
         json.dump({"update": state["last_update"], "resumed_from": state["start_update"]}, fh)
 
 
+def resolve_auto(argv: list[str], run_dir: Path, global_batch: int, processes: int, headroom: float,
+                 rank: int = 0, processes_on_node: int = 1, make_probe=None) -> tuple[list[str], dict | None]:
+    """`argv` with what it leaves to the job chosen (lmvsmt.autotune): loader workers
+    by each process, batch and precision once per run (rank 0; other ranks wait for its
+    resolved.json). Returns (argv, the run's choices or None)."""
+    needs = objectives.unresolved(argv)
+    workers = None
+    if "--num-workers" in needs:
+        workers, why = autotune.loader_workers(processes_on_node)
+        if rank == 0:
+            print(f"lmvsmt: {workers} data-loader worker(s) per process (num_workers auto: {why})", flush=True)
+    record = None
+    if {"--batch-size", "precision"} & set(needs):
+        if rank == 0:
+            kwargs = {"make_probe": make_probe} if make_probe else {}
+            record = autotune.choose(argv, run_dir, global_batch, processes, headroom, **kwargs)
+        else:
+            record = autotune.wait(run_dir, processes)
+        record = record or {}
+    argv = objectives.fill(argv, batch_size=(record or {}).get("batch_size"),
+                           update_freq=(record or {}).get("update_freq"), num_workers=workers,
+                           precision=(record or {}).get("precision"))
+    return argv, record
+
+
 @dataclass
 class TrainingJob:
-    """What runs in every process of the submitit job (one per GPU, or one CPU process)."""
+    """What runs in every process of the submitit job (one per GPU, or one CPU process).
+    `global_batch` and `headroom` serve `batch_size: auto` (lmvsmt.autotune)."""
 
     argv: list
     run_dir: str
     threads: int = 1
+    global_batch: int = 0
+    headroom: float = 0.1
 
     def __call__(self) -> dict:
         stop = _StopRequest().install()  # first: a signal during start-up still stops cleanly
@@ -398,6 +460,16 @@ class TrainingJob:
         if gpu and not torch.cuda.is_available():
             raise PretrainError(f"this job was planned for GPUs but torch sees none on {socket.gethostname()} "
                                 f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r})")
+        run_dir = Path(self.run_dir)
+        if objectives.unresolved(argv):
+            if gpu:
+                dist_env = submitit.helpers.TorchDistributedEnvironment() if world > 1 else None
+                torch.cuda.set_device(dist_env.local_rank % torch.cuda.device_count() if dist_env else 0)
+            argv, _ = resolve_auto(argv, run_dir, self.global_batch, world, self.headroom, rank,
+                                   max(world // env.num_nodes, 1))
+            if rank == 0:
+                with atomic_write(run_dir / "command.txt") as fh:
+                    fh.write(shlex.join(argv) + "\n")
         if world > 1:
             # Explicit rendezvous: fairseq's own env:// inference assumes CUDA. A process
             # sees all GPUs of its node, or only its own if Slurm binds them per task.
@@ -407,7 +479,6 @@ class TrainingJob:
             argv += ["--distributed-init-method", f"tcp://{host}:{dist.master_port}", "--distributed-rank",
                      str(dist.rank), "--device-id", str(device), "--distributed-no-spawn"]
         torch.set_num_threads(self.threads)
-        run_dir = Path(self.run_dir)
         lock = _RunLock(run_dir) if rank == 0 else contextlib.nullcontext()
         with lock:
             state = run_fairseq(argv, stop, run_dir / RAW_LOG)
@@ -495,7 +566,8 @@ def pretrain(objective: str, config: dict, data_dir, work_root, outputs: dict, t
                 pass
         with atomic_write(run_dir / "command.txt") as fh:
             fh.write(command.shell() + "\n")
-        job = TrainingJob(command.argv, str(run_dir.resolve()), threads or pcfg["threads"])
+        job = TrainingJob(command.argv, str(run_dir.resolve()), threads or pcfg["threads"], command.global_batch,
+                          pcfg["batch_headroom"])
         launch.run(job, pcfg, objective, alloc, run_dir / "submitit", run_dir)
         if not done.exists():
             raise PretrainError(f"{objective}: the job ended without finishing training; see the log above")
@@ -509,11 +581,28 @@ def export_outputs(objective: str, config: dict, data_dir: Path, run_dir: Path, 
     _copy(run_dir / FINAL / "checkpoint_best.pt", Path(outputs["model"]))
     _copy(dictionary_file(objective, data_dir, config["languages"]), Path(outputs["dict"]))
     _copy(run_dir / "command.txt", Path(outputs["command"]))
-    with atomic_write(outputs["config"]) as fh:
-        yaml.safe_dump(config, fh, sort_keys=False, allow_unicode=True)
+    write_run_config(config, objective, autotune.read(run_dir), Path(outputs["config"]))
     with atomic_write(outputs["log"]) as fh:
         fh.writelines(json.dumps(r) + "\n" for r in records)
     plot_loss(records, objective, Path(outputs["plot"]))
+
+
+def write_run_config(config: dict, objective: str, chosen: dict | None, path: Path) -> None:
+    """The config a run used, with the values its first job chose for `auto` in place
+    and the reasons (and update_freq, which is no config key) in a header comment."""
+    used = json.loads(json.dumps(config))
+    header = ""
+    if chosen:
+        if "batch_size" in chosen:
+            used["pretrain"]["objectives"][objective]["batch_size"] = chosen["batch_size"]
+        if "precision" in chosen:
+            used["pretrain"]["precision"] = chosen["precision"]
+        header = "".join(f"# {line}\n" for line in
+                         [f"{objective}: chosen by the training job ({autotune.RESOLVED}):",
+                          *autotune.describe(chosen).split("; ")])
+    with atomic_write(path) as fh:
+        fh.write(header)
+        yaml.safe_dump(used, fh, sort_keys=False, allow_unicode=True)
 
 
 # --------------------------------------------------------------------------- evaluation API

@@ -5,6 +5,7 @@
 import sys
 
 from lmvsmt import config as lmvsmt_config_errors
+from lmvsmt import cost as lmvsmt_cost
 from lmvsmt import objectives as lmvsmt_objectives
 from lmvsmt import pretrain as lmvsmt_pretrain
 
@@ -41,10 +42,15 @@ rule pretrain:
         settings=lambda wc: lmvsmt_objectives.training_settings(config, wc.objective),
         data_dir=lambda wc: lmvsmt_pretrain.data_dir_of(RESULTS, wc.objective),
         work_dir=lambda wc: f"{PRETRAIN_WORK}/{wc.objective}",
-        # Display only (see lmvsmt.objectives.PlannedCommand): not a rerun trigger.
+        # Display only (see lmvsmt.objectives.PlannedCommand): not rerun triggers.
         command=lambda wc: PRETRAIN_COMMANDS[wc.objective],
+        cost=lambda wc: lmvsmt_objectives.PlannedCommand(
+            lmvsmt_cost.describe(
+                lmvsmt_cost.estimate(wc.objective, config, lmvsmt_pretrain.data_dir_of(RESULTS, wc.objective))
+            )
+        ),
     message:
-        "pretrain {wildcards.objective}: {params.command}"
+        "pretrain {wildcards.objective} ({params.cost}): {params.command}"
     threads: PRETRAIN["threads"] if PRETRAIN["launcher"] == "local" else 1
     log:
         logpath("pretrain", "{objective}"),
