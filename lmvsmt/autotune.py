@@ -125,7 +125,7 @@ class FairseqTrial:
     """The memory probe of `batch_size auto` on this process's GPU: builds the task,
     model, criterion and trainer of a fairseq command once; `probe(b)` runs one training
     step (forward, backward, optimizer) on the b longest training samples and returns
-    the peak memory reserved by torch."""
+    the peak memory reserved by torch. (With --cpu, for tests: the process's peak RSS.)"""
 
     def __init__(self, argv: list[str]):
         import numpy as np
@@ -158,9 +158,14 @@ class FairseqTrial:
         indices, _ = self.dataset.filter_indices_by_size(np.arange(len(self.dataset)), max_positions)
         lengths = _lengths(self.dataset)[indices]
         self.longest = indices[np.argsort(-lengths, kind="stable")]
-        self.device = torch.cuda.get_device_name()
-        free, _total = torch.cuda.mem_get_info()
-        self.capacity = free + torch.cuda.memory_reserved()
+        self.cuda = not cfg.common.cpu
+        if self.cuda:
+            self.device = torch.cuda.get_device_name()
+            free, _total = torch.cuda.mem_get_info()
+            self.capacity = free + torch.cuda.memory_reserved()
+        else:
+            self.device = "CPU"
+            self.capacity = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
     def __call__(self, batch: int) -> int:
         import torch
@@ -168,12 +173,14 @@ class FairseqTrial:
         if batch > len(self.longest):
             raise AutotuneError(f"batch_size auto: the training set has {len(self.longest)} samples, "
                                 f"fewer than a batch of {batch}")
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
+        if self.cuda:
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
         sample = self.dataset.collater([self.dataset[int(i)] for i in self.longest[:batch]])
         try:
             self.trainer.train_step([sample], raise_oom=True)
-            torch.cuda.synchronize()
+            if self.cuda:
+                torch.cuda.synchronize()
         except RuntimeError as exc:  # torch.cuda.OutOfMemoryError included
             if "out of memory" not in str(exc):
                 raise
@@ -182,14 +189,19 @@ class FairseqTrial:
             raise OutOfMemory() from None
         finally:
             del sample
-        return torch.cuda.max_memory_reserved()
+        if self.cuda:
+            return torch.cuda.max_memory_reserved()
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
     def close(self) -> None:
         import torch
 
         self.trainer = self.dataset = None
         gc.collect()
-        torch.cuda.empty_cache()
+        if self.cuda:
+            torch.cuda.empty_cache()
 
 
 def _lengths(dataset):
