@@ -1,88 +1,288 @@
-"""Benchmark of pretraining: updates/s and tokens/s per objective, at the demo's
-tiny size and at the paper's size (a few updates), on the CPU or a GPU.
+"""Benchmark of pretraining: tokens/s, model FLOPs utilisation (MFU), peak GPU memory
+and the per-GPU batch of each objective, at the demo's tiny size and at the paper's
+size, on the CPU or a GPU.
 
-Training runs in this process through lmvsmt.pretrain.run_fairseq with the exact
-command the pipeline builds (config/config.yaml for `demo`, config/paper.yaml for
-`paper`, launcher settings aside), without checkpoints or validation. Each run
-uses update_freq 1: one per-device batch per update (the demo's batch; at paper
-size the paper's per-GPU batch on a GPU, --paper-batch sequences on the CPU, where
-the paper's 32-64 sequences x 512 tokens x 100k-way softmax need > 20 GB). For
-paper sizes the table also gives what one paper update (global batch 4,096
-sequences) costs on one such device at that speed, and the hours 600k updates would
-take on 8 of them (perfect scaling).
+Each objective trains in this process (lmvsmt.pretrain.run_fairseq) with the command
+the pipeline builds from its config (config/config.yaml for `demo`, config/paper.yaml
+for `paper`), launcher aside, with the pipeline's own defaults: on a GPU that is
+batch_size auto (its memory trial; candidates divide global_batch by the GPUs of the
+config's allocation, 4096 / 8 for the paper's node), precision auto, num_workers auto
+and the plugin's kernels. Options change one setting at a time (--batch, --precision,
+--attention, --adam, --workers), or restore the settings as committed before these
+existed (--as-committed: fp16, memory-efficient fp16 for CLM/TLM/MLM, the authors'
+per-GPU batches with BART's 8,192-token cap, no loader worker, fairseq's attention and
+Adam). Timing: update_freq 1 (one per-GPU batch per update; the optimizer step is
+then not shared by several batches as with the paper's update_freq), no checkpoints,
+no validation; WARMUP updates, then --updates timed ones. Tokens are fairseq's
+(target tokens).
 
-Data: the demo pipeline's data-bin when --results points at a finished demo run,
-otherwise a synthetic data set (tests/pretrain_toydata.py); paper sizes always use a
-synthetic one with a ~100k-entry dictionary, so the output layer has the paper's size.
-Tokens are target tokens (fairseq's ntokens).
+FLOPs per token (training = 3 x forward, a multiply-add = 2 FLOPs; d hidden size,
+f FFN size, V vocabulary, L layers, T mean tokens per sequence of the update):
+  decoder-only (CLM, TLM)  6 (L (4d^2 + 2df) + dV) + 12 L d T
+  encoder-only (MLM)       6 (L (4d^2 + 2df) + p (d^2 + dV)) + 12 L d T, p = mask_prob
+                           (fairseq's masked_lm runs its output layer on masked tokens only)
+  encoder-decoder (2-LM, 2-MT), per target token, taking the source as long as the target
+                           6 (Le (4d^2 + 2df) + Ld (8d^2 + 2df) + dV) + 12 d T (Le + 2 Ld)
+Attention counts full T x T score matrices, causal or not (the PaLM paper's convention);
+embeddings and layer norms are left out. MFU = tokens/s x FLOPs per token / peak, the
+GPU's dense bf16/fp16 tensor peak (PEAK_TFLOPS, by name) or --peak-tflops.
+
+Data: the demo pipeline's data-bin when --results points at a finished demo run, else
+synthetic token ids: 15-50-token sentences in 20-40-sentence documents, a ~100k-entry
+dictionary at paper size (so the output layer has the paper's size), enough of each
+for the timed updates at the largest batch.
 
     .venv/bin/python benchmarks/pretrain.py [--sizes demo paper] [--objectives CLM ...]
-        [--device auto|cpu|cuda] [--demo-updates 30] [--paper-updates 3] [--results results]
+        [--device auto|cpu|cuda] [--updates 30] [--as-committed] [--batch auto|N]
+        [--precision ...] [--attention ...] [--adam ...] [--workers auto|N]
+        [--out rows.jsonl] [--save benchmarks/pretrain_throughput.json] [--time-cap 120]
 """
 from __future__ import annotations
 
 import argparse
+import datetime
+import gc
 import json
+import signal
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
+from lmvsmt import autotune  # noqa: E402
 from lmvsmt import config as lmvsmt_config  # noqa: E402
 from lmvsmt import launch, objectives, pretrain  # noqa: E402
 
-WARMUP = 2  # updates left out of the timing (allocation, first-batch costs)
-PAPER_DEVICES = 8  # the authors' node
+WARMUP = 3  # updates left out of the timing (allocation, loader start, first-batch costs)
+# Dense bf16/fp16 tensor-core peak in TFLOP/s, by a part of the device name (first match).
+PEAK_TFLOPS = [("GH200", 989.0), ("H200", 989.0), ("H100 PCIe", 756.0), ("H100", 989.0), ("B200", 2250.0),
+               ("A100", 312.0), ("L40S", 362.0), ("A10", 125.0), ("V100", 125.0), ("T4", 65.0)]
+# The settings as committed before batch_size auto, bf16, loader workers and the plugin.
+AUTHORS_BATCH = {"2-LM": 64, "2-MT": 64, "CLM": 32, "MLM": 64, "TLM": 32}
+AUTHORS_MAX_TOKENS = {"2-LM": 8192, "2-MT": 8192}
+MEMORY_EFFICIENT = ("CLM", "MLM", "TLM")
 
 
-def synthetic_data(root: Path, vocab_per_language: int, docs_per_lang: int) -> Path:
-    import pretrain_toydata
+class TimeCap(Exception):
+    pass
 
-    if not (root / "data-bin" / "tlm" / "train.bin").exists():
-        pretrain_toydata.build(root, docs_per_lang=docs_per_lang, sentences_per_doc=(20, 40),
-                               vocab=vocab_per_language)
+
+def peak_tflops(device_name: str, given: float | None) -> float | None:
+    if given:
+        return given
+    return next((tf for part, tf in PEAK_TFLOPS if part in device_name), None)
+
+
+def flops_per_token(objective: str, size: dict, hp: dict, vocab: int, seq_len: float) -> float:
+    """The formulas of the module docstring."""
+    d, f = size["embed_dim"], size["ffn_dim"]
+    if objective in objectives.DOUBLE_STACK:
+        le, ld = size["encoder_layers"], size["decoder_layers"]
+        return 6 * (le * (4 * d * d + 2 * d * f) + ld * (8 * d * d + 2 * d * f) + d * vocab) + \
+            12 * d * seq_len * (le + 2 * ld)
+    layers = size["layers"]
+    body = layers * (4 * d * d + 2 * d * f)
+    head = hp["mask_prob"] * (d * d + d * vocab) if objective == "MLM" else d * vocab
+    return 6 * (body + head) + 12 * layers * d * seq_len
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _builder(path: Path, vocab_size: int):
+    from fairseq.data import indexed_dataset
+
+    return indexed_dataset.make_builder(str(path) + ".bin", impl="mmap", vocab_size=vocab_size)
+
+
+def _sentences(rng, count: int, first: int, last: int):
+    """`count` sentences of 15-50 word ids in [first, last), each ending in </s> (2)."""
+    import numpy as np
+
+    lengths = rng.integers(15, 51, size=count)
+    ids = rng.integers(first, last, size=int(lengths.sum()), dtype=np.int32)
+    out, at = [], 0
+    for n in lengths:
+        out.append(np.append(ids[at:at + n], np.int32(2)))
+        at += n
+    return out
+
+
+def synthetic_data(root: Path, words_per_language: int, doc_tokens: int, tlm_tokens: int, pairs: int,
+                   seed: int = 1) -> Path:
+    """Binarized documents, TLM lines and bitext of random word ids in the layout of the
+    path contract (tests/pretrain_toydata.py writes the same layout from text)."""
+    import numpy as np
+    import torch
+    from fairseq.data import Dictionary
+
+    if (root / "data-bin" / "done").exists():
+        return root
+    rng = np.random.default_rng(seed)
+    langs = ("ar", "en", "es", "fr", "ru", "zh")
+    dictionary = Dictionary()
+    for lang in langs:
+        for c in range(words_per_language):
+            dictionary.add_symbol(f"{lang}{c}")
+    for lang in langs:
+        dictionary.add_symbol(f"__{lang}__")
+    dictionary.add_symbol("<mask>")
+    vocab, first, last = len(dictionary), dictionary.nspecial, dictionary.nspecial + len(langs) * words_per_language
+    (root / "bpe").mkdir(parents=True, exist_ok=True)
+    dictionary.save(str(root / "bpe" / "dict.txt"))
+    lang_token = {lang: dictionary.index(f"__{lang}__") for lang in langs}
+
+    def write(path: Path, items) -> None:
+        builder = _builder(path, vocab)
+        for item in items:
+            builder.add_item(torch.from_numpy(item))
+        builder.finalize(str(path) + ".idx")
+
+    for split, share in (("train", 1.0), ("valid", 0.01)):
+        sentences, documents, at = _sentences(rng, max(int(doc_tokens * share / 33.5), 40), first, last), [], 0
+        while at < len(sentences):
+            cut = int(rng.integers(20, 41))
+            documents += sentences[at:at + cut] + [np.array([2], np.int32)]  # an empty line ends a document
+            at += cut
+        (root / "data-bin" / "documents").mkdir(parents=True, exist_ok=True)
+        write(root / "data-bin" / "documents" / split, documents)
+        sentences = _sentences(rng, max(int(tlm_tokens * share / 65), 2) * 2, first, last)
+        targets = rng.integers(len(langs), size=len(sentences) // 2)
+        lines = [np.concatenate([a[:-1], [lang_token[langs[t]]], b]).astype(np.int32)
+                 for a, b, t in zip(sentences[::2], sentences[1::2], targets)]
+        (root / "data-bin" / "tlm").mkdir(parents=True, exist_ok=True)
+        write(root / "data-bin" / "tlm" / split, lines)
+        (root / "data-bin" / "bitext").mkdir(parents=True, exist_ok=True)
+        for i, a in enumerate(langs):
+            for b in langs[i + 1:]:
+                n = max(int(pairs * share), 2)
+                write(root / "data-bin" / "bitext" / f"{split}.{a}-{b}.{a}", _sentences(rng, n, first, last))
+                write(root / "data-bin" / "bitext" / f"{split}.{a}-{b}.{b}", _sentences(rng, n, first, last))
+    for name in ("documents", "tlm"):
+        (root / "data-bin" / name / "dict.txt").write_text((root / "bpe" / "dict.txt").read_text())
+    for lang in langs:
+        (root / "data-bin" / "bitext" / f"dict.{lang}.txt").write_text((root / "bpe" / "dict.txt").read_text())
+    (root / "data-bin" / "done").write_text("")
     return root
 
 
-def bench_config(size: str, updates: int) -> dict:
+# --------------------------------------------------------------------------- one measurement
+
+
+# --one-at-a-time: each changes one setting from the defaults (the batch: the one the
+# defaults chose, from --batch-from, unless the setting is the batch).
+ONE_AT_A_TIME = [("fp16", {"precision": "fp16"}), ("fairseq attention", {"attention": "fairseq"}),
+                 ("fairseq Adam", {"adam": "fairseq"}), ("authors' batch", {"batch": "authors"})]
+
+
+def bench_config(size: str, updates: int, setting: dict, processes: int | None) -> dict:
     cfg = lmvsmt_config.load(ROOT / "config" / ("config.yaml" if size == "demo" else "paper.yaml"))
     pcfg = cfg["pretrain"]
-    pcfg.update(launcher="local", max_update=updates + WARMUP, log_interval=1, num_workers=0)
+    processes = processes or launch.allocation(pcfg, "CLM").world_size
+    pcfg.update(launcher="local", max_update=WARMUP + 1 + updates, log_interval=1)
+    if setting.get("as_committed"):
+        pcfg.update(precision="fp16", num_workers=0, kernels={"attention": "fairseq", "adam": "fairseq"})
+        for objective, hp in pcfg["objectives"].items():
+            hp.update(batch_size=AUTHORS_BATCH[objective], max_tokens=AUTHORS_MAX_TOKENS.get(objective),
+                      memory_efficient_fp16=objective in MEMORY_EFFICIENT)
+    if setting.get("precision"):
+        pcfg["precision"] = setting["precision"]
+    if setting.get("workers") is not None:
+        pcfg["num_workers"] = setting["workers"] if setting["workers"] == "auto" else int(setting["workers"])
+    for key in ("attention", "adam"):
+        if setting.get(key):
+            pcfg["kernels"][key] = setting[key]
+    cfg["_processes"] = processes
     return cfg
 
 
-def measure(objective: str, cfg: dict, data_root: Path, work: Path, gpu: bool, batch: int | None,
-            paper: bool) -> dict:
+def _batch_from(path: str | None, size: str, objective: str) -> int | None:
+    if not path or not Path(path).exists():
+        return None
+    rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    found = [r["batch"] for r in rows if r.get("size") == size and r.get("objective") == objective and "batch" in r]
+    return found[-1] if found else None
+
+
+def measure(objective: str, cfg: dict, data_root: Path, work: Path, gpu: bool, batch, headroom: float) -> dict:
+    import torch
+
     run_cfg = json.loads(json.dumps(cfg))
-    hp = run_cfg["pretrain"]["objectives"][objective]
-    if batch:
-        hp["batch_size"] = batch
-    run_cfg["pretrain"]["global_batch"] = hp["batch_size"]  # update_freq 1 on one device
-    alloc = launch.Allocation("local", 1, 1, gpu)
+    pcfg = run_cfg["pretrain"]
+    hp = pcfg["objectives"][objective]
+    if batch is not None:
+        hp["batch_size"] = batch if batch == "auto" else int(batch)
+    if hp["batch_size"] == "auto" and hp.get("max_tokens"):
+        hp["max_tokens"] = None
     run_dir = work / objective
-    command = pretrain.plan(objective, run_cfg, pretrain.data_dir_of(data_root, objective), run_dir, alloc,
+    run_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = pretrain.data_dir_of(data_root, objective)
+    row: dict = {"objective": objective}
+    processes = cfg["_processes"]
+    chosen = None
+    if hp["batch_size"] == "auto" or pcfg["precision"] == "auto":
+        # What the pipeline would choose on one of the allocation's GPUs.
+        if hp["batch_size"] != "auto":
+            pcfg["global_batch"] = hp["batch_size"] * processes
+        planned = pretrain.plan(objective, run_cfg, data_dir, run_dir,
+                                launch.Allocation("local", 1, processes, gpu), check_data=True)
+        (run_dir / autotune.RESOLVED).unlink(missing_ok=True)
+        _, chosen = pretrain.resolve_auto(planned.argv, run_dir, pcfg["global_batch"], processes, headroom)
+    if chosen and "batch_size" in chosen:
+        hp["batch_size"] = chosen["batch_size"]
+        row["batch_reason"] = chosen["batch_reason"]
+    elif hp["batch_size"] == "auto":
+        hp["batch_size"] = hp["batch_size_cpu"]
+    if chosen and "precision" in chosen:
+        pcfg["precision"] = chosen["precision"]
+    pcfg["global_batch"] = hp["batch_size"]  # update_freq 1 on this one device
+    command = pretrain.plan(objective, run_cfg, data_dir, run_dir, launch.Allocation("local", 1, 1, gpu),
                             check_data=True)
-    argv = command.argv + ["--no-save", "--disable-validation"]
+    argv, _ = pretrain.resolve_auto(command.argv, run_dir, pcfg["global_batch"], 1, headroom)
+    flags = dict(zip(argv, argv[1:]))
     raw = run_dir / "bench.jsonl"
-    raw.parent.mkdir(parents=True, exist_ok=True)
     raw.unlink(missing_ok=True)
-    state = pretrain.run_fairseq(argv, raw_log=raw)
+    if gpu:
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    state = pretrain.run_fairseq(argv + ["--no-save", "--disable-validation"], raw_log=raw)
     records = [json.loads(line) for line in raw.read_text().splitlines()]
-    timed = [r for r in records if "train_loss" in r and r["update"] > WARMUP]
+    timed = [r for r in records if "train_loss" in r and r["update"] > WARMUP]  # the first one starts the clock
     first, last = timed[0], timed[-1]
     seconds = last["time"] - first["time"]
     updates = last["update"] - first["update"]
     tokens = sum(r["wpb"] for r in timed[1:])
-    ups = updates / seconds
-    row = {"objective": objective, "params_M": state["parameters"] / 1e6, "batch": hp["batch_size"],
-           "tokens_per_update": tokens / updates, "updates_s": ups, "tokens_s": tokens / seconds}
-    if paper:
-        steps = cfg["pretrain"]["global_batch"] / hp["batch_size"]  # device batches per paper update
-        row["s_per_paper_update"] = steps / ups
-        row["hours_600k_on_8"] = 600_000 * steps / ups / PAPER_DEVICES / 3600
+    sequences = sum(r["bsz"] for r in timed[1:])
+    vocab = len(Path(pretrain.dictionary_file(objective, data_dir, cfg["languages"])).read_text().splitlines()) + 4
+    size = objectives.model_size(pcfg, objective)
+    precision = next((p for p in ("bf16", "fp16", "amp") if f"--{p}" in argv), "fp32")
+    row.update(params_M=state["parameters"] / 1e6, batch=hp["batch_size"], precision=precision,
+               memory_efficient_fp16="--memory-efficient-fp16" in argv,
+               attention="sdpa" if objectives.plain_arch(flags["--arch"]) != flags["--arch"] else "fairseq",
+               adam="torch" if flags["--optimizer"] == objectives.TORCH_ADAMW else "fairseq",
+               workers=int(flags["--num-workers"]), max_tokens=hp.get("max_tokens"),
+               updates=updates, tokens_per_update=tokens / updates, updates_s=updates / seconds,
+               tokens_s=tokens / seconds,
+               flops_per_token=flops_per_token(objective, size, hp, vocab, tokens / sequences))
+    if gpu:
+        row["peak_memory_gib"] = torch.cuda.max_memory_allocated() / autotune.GIB
     return row
+
+
+def _on_alarm(signum, frame):
+    raise TimeCap()
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 def main() -> None:
@@ -90,13 +290,33 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=["demo", "paper"], choices=["demo", "paper"])
     parser.add_argument("--objectives", nargs="+", default=list(objectives.OBJECTIVES))
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--demo-updates", type=int, default=30)
-    parser.add_argument("--paper-updates", type=int, default=3)
+    parser.add_argument("--updates", type=int, default=30, help="timed updates per objective (after the warm-up)")
+    parser.add_argument("--as-committed", action="store_true",
+                        help="the settings before batch_size auto, bf16, loader workers and the plugin")
+    parser.add_argument("--batch", default=None, help="auto or sequences per step (default: the config's)")
+    parser.add_argument("--batch-from", default=None,
+                        help="take each objective's batch from an earlier --out file (same size)")
+    parser.add_argument("--precision", default=None, choices=["auto", "bf16", "fp16", "amp", "fp32"])
+    parser.add_argument("--attention", default=None, choices=["auto", "sdpa", "fairseq"])
+    parser.add_argument("--adam", default=None, choices=["auto", "torch", "fairseq"])
+    parser.add_argument("--workers", default=None, help="auto or loader workers (default: the config's)")
+    parser.add_argument("--processes", type=int, default=None,
+                        help="GPUs the batch is planned for (default: the config's allocation, 8 for the paper)")
     parser.add_argument("--paper-batch", type=int, default=2,
-                        help="sequences per step at paper size on the CPU (a GPU uses the paper's per-GPU batch)")
+                        help="sequences per step at paper size on the CPU (where 32 x 512 tokens need > 20 GB)")
+    parser.add_argument("--paper-data", default="10e6,10e6,4000",
+                        help="synthetic paper data: document tokens, TLM tokens, pairs per language pair")
+    parser.add_argument("--peak-tflops", type=float, default=None, help="the device's peak for MFU")
     parser.add_argument("--results", default=str(ROOT / "results"), help="a finished demo run (its data-bin)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--workdir", default=None)
+    parser.add_argument("--label", default=None, help="a name for this setting in the output rows")
+    parser.add_argument("--one-at-a-time", action="store_true",
+                        help="one setting changed from the defaults at a time (ONE_AT_A_TIME; use --batch-from)")
+    parser.add_argument("--out", default=None, help="append one JSON line per measurement to this file")
+    parser.add_argument("--save", default=None,
+                        help="write the paper-size tokens/s per objective for the cost estimate (lmvsmt.cost)")
+    parser.add_argument("--time-cap", type=float, default=0, help="seconds per objective (0: none)")
     args = parser.parse_args()
 
     import torch
@@ -104,31 +324,86 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     gpu = torch.cuda.is_available() if args.device == "auto" else args.device == "cuda"
     device = torch.cuda.get_device_name(0) if gpu else f"CPU, {args.threads} thread(s)"
+    peak = peak_tflops(device, args.peak_tflops) if gpu or args.peak_tflops else None
     work = Path(args.workdir or tempfile.mkdtemp(prefix="bench-pretrain-"))
+    given = {"as_committed": args.as_committed, "precision": args.precision, "attention": args.attention,
+             "adam": args.adam, "workers": args.workers, "batch": args.batch}
+    if args.one_at_a_time:
+        settings = ONE_AT_A_TIME
+    else:
+        settings = [(args.label or ("as committed" if args.as_committed else "defaults"), given)]
     rows = []
+    signal.signal(signal.SIGALRM, _on_alarm)
     for size in args.sizes:
-        cfg = bench_config(size, args.demo_updates if size == "demo" else args.paper_updates)
         demo_data = Path(args.results)
         if size == "demo" and (demo_data / "data-bin" / "tlm" / "train.bin").exists():
             data, origin = demo_data, f"demo pipeline data ({demo_data})"
         elif size == "demo":
-            data, origin = synthetic_data(work / "data-demo", 170, 60), "synthetic, 1k dictionary"
+            data, origin = synthetic_data(work / "data-demo", 170, 200_000, 200_000, 500), "synthetic, 1k dictionary"
         else:
-            data, origin = synthetic_data(work / "data-paper", 16_667, 80), "synthetic, 100k dictionary"
+            doc_tokens, tlm_tokens, pairs = (float(x) for x in args.paper_data.split(","))
+            started = time.time()
+            data = synthetic_data(work / "data-paper", 16_667, int(doc_tokens), int(tlm_tokens), int(pairs))
+            origin = f"synthetic, 100k dictionary ({time.time() - started:.0f} s to make)"
         print(f"# {size} size on {device}; data: {origin}", flush=True)
         for objective in args.objectives:
-            batch = args.paper_batch if size == "paper" and not gpu else None
-            row = measure(objective, cfg, data, work / size, gpu, batch, size == "paper")
-            rows.append((size, row))
-            print(json.dumps({"size": size, **{k: round(v, 3) if isinstance(v, float) else v
-                                               for k, v in row.items()}}), flush=True)
-    print(f"\n{'size':6} {'objective':9} {'params(M)':>9} {'batch':>5} {'tok/upd':>8} {'updates/s':>10} "
-          f"{'tokens/s':>10} {'s/paper upd':>11} {'h 600k x8':>10}   ({device})")
-    for size, r in rows:
-        extra = (f"{r['s_per_paper_update']:11.2f} {r['hours_600k_on_8']:10.0f}" if "s_per_paper_update" in r
-                 else f"{'':11} {'':10}")
-        print(f"{size:6} {r['objective']:9} {r['params_M']:9.1f} {r['batch']:5d} {r['tokens_per_update']:8.0f} "
-              f"{r['updates_s']:10.3f} {r['tokens_s']:10.0f} {extra}")
+            for label, setting in settings:
+                cfg = bench_config(size, args.updates, setting, args.processes)
+                batch = setting.get("batch")
+                if batch == "authors":
+                    batch = AUTHORS_BATCH[objective]
+                batch = batch or _batch_from(args.batch_from, size, objective)
+                if size == "paper" and not gpu:
+                    batch = args.paper_batch
+                rows.append(run_one(size, label, objective, cfg, data, work, gpu, batch, device, peak, args))
+    print(f"\n{'size':6} {'objective':9} {'setting':18} {'params':>7} {'batch':>5} {'prec':>5} {'attn':>7} "
+          f"{'adam':>7} {'wrk':>3} {'tok/upd':>8} {'upd/s':>7} {'tokens/s':>9} {'MFU':>6} {'peak GiB':>8}   ({device})")
+    for r in rows:
+        if "error" in r:
+            print(f"{r['size']:6} {r['objective']:9} {r['setting']:18} {r['error']}")
+            continue
+        mfu = f"{r['mfu'] * 100:5.1f}%" if "mfu" in r else f"{'-':>6}"
+        mem = f"{r['peak_memory_gib']:8.1f}" if "peak_memory_gib" in r else f"{'-':>8}"
+        print(f"{r['size']:6} {r['objective']:9} {r['setting']:18} {r['params_M']:6.1f}M {r['batch']:5d} "
+              f"{r['precision']:>5} {r['attention']:>7} {r['adam']:>7} {r['workers']:3d} "
+              f"{r['tokens_per_update']:8.0f} {r['updates_s']:7.2f} {r['tokens_s']:9.0f} {mfu} {mem}")
+    if args.save:
+        paper = {r["objective"]: round(r["tokens_s"]) for r in rows if r["size"] == "paper" and "tokens_s" in r}
+        saved = {"device": device, "date": datetime.date.today().isoformat(), "commit": _commit(),
+                 "setting": settings[0][0], "measured_by": "benchmarks/pretrain.py", "tokens_per_second": paper,
+                 "batch": {r["objective"]: r["batch"] for r in rows if r["size"] == "paper" and "batch" in r}}
+        Path(args.save).write_text(json.dumps(saved, indent=1) + "\n")
+        print(f"wrote {args.save}")
+
+
+def run_one(size: str, label: str, objective: str, cfg: dict, data: Path, work: Path, gpu: bool, batch, device: str,
+            peak: float | None, args) -> dict:
+    """One measurement within its time cap; errors become a row saying what went wrong."""
+    import torch
+
+    signal.alarm(int(args.time_cap))
+    started = time.time()
+    try:
+        row = measure(objective, cfg, data, work / size / label.replace(" ", "-").replace("'", ""), gpu, batch,
+                      cfg["pretrain"]["batch_headroom"])
+    except TimeCap:
+        row = {"objective": objective, "error": f"stopped at the time cap of {args.time_cap:.0f} s"}
+    except (RuntimeError, ValueError, autotune.AutotuneError, pretrain.PretrainError) as exc:
+        row = {"objective": objective, "error": str(exc).splitlines()[0][:300]}
+    finally:
+        signal.alarm(0)
+    row = {"size": size, "setting": label, "device": device, **row, "seconds": round(time.time() - started, 1)}
+    if "tokens_s" in row and peak:
+        row["mfu"] = row["tokens_s"] * row["flops_per_token"] / (peak * 1e12)
+    line = json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
+    print(line, flush=True)
+    if args.out:
+        with open(args.out, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+    gc.collect()
+    if gpu:
+        torch.cuda.empty_cache()
+    return row
 
 
 if __name__ == "__main__":
