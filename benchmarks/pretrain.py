@@ -175,8 +175,10 @@ def synthetic_data(root: Path, words_per_language: int, doc_tokens: int, tlm_tok
 
 # --one-at-a-time: each changes one setting from the defaults (the batch: the one the
 # defaults chose, from --batch-from, unless the setting is the batch).
-ONE_AT_A_TIME = [("fp16", {"precision": "fp16"}), ("fairseq attention", {"attention": "fairseq"}),
-                 ("fairseq Adam", {"adam": "fairseq"}), ("authors' batch", {"batch": "authors"})]
+ONE_AT_A_TIME = {"fp16": ("fp16", {"precision": "fp16"}),
+                 "attention": ("fairseq attention", {"attention": "fairseq"}),
+                 "adam": ("fairseq Adam", {"adam": "fairseq"}),
+                 "batch": ("authors' batch", {"batch": "authors"})}
 
 
 def bench_config(size: str, updates: int, setting: dict, processes: int | None) -> dict:
@@ -208,7 +210,42 @@ def _batch_from(path: str | None, size: str, objective: str) -> int | None:
     return found[-1] if found else None
 
 
-def measure(objective: str, cfg: dict, data_root: Path, work: Path, gpu: bool, batch, headroom: float) -> dict:
+def _profiled(run, path: str, gpu: bool, title: str):
+    """`run()` under cProfile (the Python side) and torch.profiler (the kernels); the
+    heaviest of each, and how busy the GPU was, appended to `path`."""
+    import cProfile
+    import io
+    import pstats
+
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if gpu else [])
+    python = cProfile.Profile()
+    started = time.time()
+    with profile(activities=activities) as prof:
+        python.enable()
+        result = run()
+        python.disable()
+    wall = time.time() - started
+    text = io.StringIO()
+    events = prof.key_averages()
+    device_us = sum(e.self_device_time_total for e in events) if gpu else 0
+    text.write(f"\n===== {title}: {wall:.1f} s wall, {device_us / 1e6:.1f} s of GPU kernels "
+               f"(the GPU busy {device_us / 1e6 / wall:.0%} of the time, start-up included)\n")
+    if gpu:
+        text.write(events.table(sort_by="self_device_time_total", row_limit=25, max_name_column_width=60))
+    text.write(events.table(sort_by="self_cpu_time_total", row_limit=15, max_name_column_width=60))
+    stats = pstats.Stats(python, stream=text)
+    stats.sort_stats("tottime").print_stats(30)
+    stats.sort_stats("cumtime").print_stats(30)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(text.getvalue())
+    return result
+
+
+def measure(objective: str, cfg: dict, data_root: Path, work: Path, gpu: bool, batch, headroom: float,
+            profile_to: str | None = None) -> dict:
     import torch
 
     run_cfg = json.loads(json.dumps(cfg))
@@ -248,8 +285,11 @@ def measure(objective: str, cfg: dict, data_root: Path, work: Path, gpu: bool, b
     raw.unlink(missing_ok=True)
     if gpu:
         torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-    state = pretrain.run_fairseq(argv + ["--no-save", "--disable-validation"], raw_log=raw)
+    if profile_to:
+        state = _profiled(lambda: pretrain.run_fairseq(argv + ["--no-save", "--disable-validation"], raw_log=raw),
+                          profile_to, gpu, f"{objective}, {flags['--batch-size']} sequences per step")
+    else:
+        state = pretrain.run_fairseq(argv + ["--no-save", "--disable-validation"], raw_log=raw)
     records = [json.loads(line) for line in raw.read_text().splitlines()]
     timed = [r for r in records if "train_loss" in r and r["update"] > WARMUP]  # the first one starts the clock
     first, last = timed[0], timed[-1]
@@ -268,8 +308,10 @@ def measure(objective: str, cfg: dict, data_root: Path, work: Path, gpu: bool, b
                updates=updates, tokens_per_update=tokens / updates, updates_s=updates / seconds,
                tokens_s=tokens / seconds,
                flops_per_token=flops_per_token(objective, size, hp, vocab, tokens / sequences))
-    if gpu:
-        row["peak_memory_gib"] = torch.cuda.max_memory_allocated() / autotune.GIB
+    if gpu and any("gb_free" in r for r in timed):
+        # fairseq logs the free memory left by each update's peak (it resets the peak every update)
+        total = torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory / autotune.GIB
+        row["peak_memory_gib"] = total - min(r["gb_free"] for r in timed if "gb_free" in r)
     return row
 
 
@@ -311,12 +353,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--label", default=None, help="a name for this setting in the output rows")
-    parser.add_argument("--one-at-a-time", action="store_true",
-                        help="one setting changed from the defaults at a time (ONE_AT_A_TIME; use --batch-from)")
+    parser.add_argument("--one-at-a-time", nargs="*", default=None, choices=list(ONE_AT_A_TIME),
+                        help="settings changed one at a time from the defaults (all if none named; use --batch-from)")
     parser.add_argument("--out", default=None, help="append one JSON line per measurement to this file")
     parser.add_argument("--save", default=None,
                         help="write the paper-size tokens/s per objective for the cost estimate (lmvsmt.cost)")
     parser.add_argument("--time-cap", type=float, default=0, help="seconds per objective (0: none)")
+    parser.add_argument("--profile", default=None,
+                        help="append a profile of each run (Python functions, GPU kernels) to this file")
     args = parser.parse_args()
 
     import torch
@@ -328,8 +372,8 @@ def main() -> None:
     work = Path(args.workdir or tempfile.mkdtemp(prefix="bench-pretrain-"))
     given = {"as_committed": args.as_committed, "precision": args.precision, "attention": args.attention,
              "adam": args.adam, "workers": args.workers, "batch": args.batch}
-    if args.one_at_a_time:
-        settings = ONE_AT_A_TIME
+    if args.one_at_a_time is not None:
+        settings = [ONE_AT_A_TIME[name] for name in args.one_at_a_time or ONE_AT_A_TIME]
     else:
         settings = [(args.label or ("as committed" if args.as_committed else "defaults"), given)]
     rows = []
@@ -385,7 +429,7 @@ def run_one(size: str, label: str, objective: str, cfg: dict, data: Path, work: 
     started = time.time()
     try:
         row = measure(objective, cfg, data, work / size / label.replace(" ", "-").replace("'", ""), gpu, batch,
-                      cfg["pretrain"]["batch_headroom"])
+                      cfg["pretrain"]["batch_headroom"], args.profile)
     except TimeCap:
         row = {"objective": objective, "error": f"stopped at the time cap of {args.time_cap:.0f} s"}
     except (RuntimeError, ValueError, autotune.AutotuneError, pretrain.PretrainError) as exc:

@@ -26,6 +26,12 @@ calls fairseq as documented and a future fairseq only needs this module changed.
   its FP16Optimizer without loss scaling, bf16 batches. `bf16_on_cuda` turns the TPU
   flag off again after parsing, so --bf16 trains on CUDA (or the CPU). --bf16 beside
   --fp16/--amp, --memory-efficient-bf16 and --tpu stay refused.
+- fairseq's BufferedIterator (--data-buffer-size, default 10) reads the data loader in
+  a background thread; when training stops mid-epoch that thread blocks for good on its
+  full queue, holding the loader's iterator, its worker processes and its CUDA
+  pin-memory thread. On an H200 with 15 loader workers a finished training job then
+  did not exit. With worker processes the loader prefetches by itself, so
+  `loader_flags` turns the extra buffer off whenever workers are used.
 - fairseq imports a --user-dir plugin by its directory name after putting the
   directory's parent first on sys.path. lmvsmt's plugin is a subpackage, whose parent
   lmvsmt/ holds modules (io, config, tables, ...) that would then shadow top-level
@@ -136,6 +142,12 @@ def batching_flags() -> list[str]:
 
 def _has(argv: Sequence[str], flag: str) -> bool:
     return any(a == flag or a.startswith(flag + "=") for a in argv)
+
+
+def loader_flags(num_workers) -> list[str]:
+    """Flags for `num_workers` data-loader workers (an int, or a value the job chooses):
+    no background buffer thread beside worker processes (see the module docstring)."""
+    return [] if num_workers == 0 else ["--data-buffer-size", "0"]
 
 
 def check_argv(argv: Sequence[str]) -> None:

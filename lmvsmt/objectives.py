@@ -362,7 +362,7 @@ def build(objective: str, config: dict, data_dir: str, save_dir: str, world_size
              "--no-epoch-checkpoints", *_flag("save-interval", _NEVER), *_flag("validate-interval", _NEVER),
              "--skip-invalid-size-inputs-valid-test",
              "--no-progress-bar", "--log-format", "json", *_flag("log-interval", pcfg["log_interval"]),
-             *_flag("num-workers", workers),
+             *_flag("num-workers", workers), *fairseq_compat.loader_flags(workers),
              *_flag("distributed-world-size", world_size), *_flag("ddp-backend", hp["ddp_backend"])]
     argv += _precision(objective, hp, pcfg, gpu, chosen, notes)
     if not gpu and world_size > 1:

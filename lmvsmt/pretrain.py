@@ -213,7 +213,7 @@ def _number(value):
 def _train_record(stats: dict) -> dict:
     rec = {"update": int(float(stats["num_updates"])), "train_loss": _number(stats["loss"]),
            "time": round(time.time(), 3)}
-    for key in ("nll_loss", "ppl", "lr", "gnorm", "wps", "ups", "wpb", "bsz", "wall"):
+    for key in ("nll_loss", "ppl", "lr", "gnorm", "wps", "ups", "wpb", "bsz", "wall", "gb_free"):
         if key in stats:
             rec[key] = _number(stats[key])
     return rec
@@ -311,6 +311,9 @@ def run_fairseq(argv: list[str], stop: _StopRequest | None = None, raw_log: Path
             _patched(progress_bar.JsonProgressBar, "log", bar_log), \
             _patched(progress_bar.JsonProgressBar, "print", bar_print):
         distributed_utils.call_main(cfg, fairseq_train.main)
+    import gc
+
+    gc.collect()  # fairseq's data iterators (and their loader workers) go now, not at exit
     return state
 
 

@@ -275,3 +275,20 @@ def test_bf16_trains_off_fairseqs_tpu_path(toy, tmp_path):
 def test_unworkable_precision_flags_are_refused(flags, message):
     with pytest.raises(fairseq_compat.FairseqCompatError, match=message):
         fairseq_compat.check_argv(["fairseq-train", "data", *flags])
+
+
+
+def test_torch_adamw_takes_fp16s_flat_master_weights():
+    """--fp16 hands the optimizer one flat fp32 copy of all weights (fairseq asks
+    supports_flat_params first; fp16 itself needs a GPU, a *cuda* benchmark runs it)."""
+    from fairseq.optim.adam import FairseqAdamConfig
+
+    from lmvsmt.fairseq_plugin.optimizer import TorchAdamW
+
+    flat = torch.nn.Parameter(torch.ones(10))
+    opt = TorchAdamW(FairseqAdamConfig(adam_betas="(0.9, 0.98)", adam_eps=1e-6, weight_decay=0.0, lr=[0.1],
+                                       tpu=False), [flat])
+    assert opt.supports_flat_params and not opt.supports_memory_efficient_fp16
+    flat.grad = torch.ones(10)
+    opt.step()
+    assert torch.all(flat.data < 1)

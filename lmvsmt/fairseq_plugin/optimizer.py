@@ -35,3 +35,7 @@ class TorchAdamW(FairseqAdam):
     @property
     def supports_memory_efficient_fp16(self):
         return False
+
+    @property
+    def supports_flat_params(self):
+        return True  # fp16's FP16Optimizer hands it one flat fp32 tensor
