@@ -26,12 +26,17 @@ calls fairseq as documented and a future fairseq only needs this module changed.
   its FP16Optimizer without loss scaling, bf16 batches. `bf16_on_cuda` turns the TPU
   flag off again after parsing, so --bf16 trains on CUDA (or the CPU). --bf16 beside
   --fp16/--amp, --memory-efficient-bf16 and --tpu stay refused.
-- fairseq's BufferedIterator (--data-buffer-size, default 10) reads the data loader in
-  a background thread; when training stops mid-epoch that thread blocks for good on its
-  full queue, holding the loader's iterator, its worker processes and its CUDA
-  pin-memory thread. On an H200 with 15 loader workers a finished training job then
-  did not exit. With worker processes the loader prefetches by itself, so
-  `loader_flags` turns the extra buffer off whenever workers are used.
+- With data-loader workers, fairseq's loaders keep their worker processes (persistent
+  workers) and training stops mid-epoch, so the loaders' iterators end as garbage in
+  reference cycles. When the garbage collector frees such a cycle it first runs the
+  weakref callbacks that close the iterator's queues, then the iterator's __del__,
+  whose stop signal to the workers can then no longer be sent: it waits 5 s for each
+  worker before killing it. With 15 workers for training and 15 for validation a
+  finished job took minutes to end (seen on an H200; 4 workers cost 40 s on a CPU).
+  `shut_down_data_loaders` stops the workers of the loaders a run created while they
+  are intact, right after training. fairseq's BufferedIterator thread
+  (--data-buffer-size) would hold the training loader where it cannot be reached; with
+  workers the loader prefetches by itself, so `loader_flags` turns that buffer off.
 - fairseq imports a --user-dir plugin by its directory name after putting the
   directory's parent first on sys.path. lmvsmt's plugin is a subpackage, whose parent
   lmvsmt/ holds modules (io, config, tables, ...) that would then shadow top-level
@@ -142,6 +147,27 @@ def batching_flags() -> list[str]:
 
 def _has(argv: Sequence[str], flag: str) -> bool:
     return any(a == flag or a.startswith(flag + "=") for a in argv)
+
+
+def data_loader_iterators() -> list:
+    """The live (or not yet collected) multi-process data-loader iterators of this process."""
+    import gc
+
+    from torch.utils.data import dataloader
+
+    return [o for o in gc.get_objects() if isinstance(o, dataloader._MultiProcessingDataLoaderIter)]
+
+
+def shut_down_data_loaders(keep=()) -> int:
+    """Stop the worker processes of every multi-process data-loader iterator but those in
+    `keep` (see the module docstring); returns how many were stopped."""
+    kept = {id(it) for it in keep}
+    stopped = 0
+    for it in data_loader_iterators():
+        if id(it) not in kept:
+            it._shutdown_workers()
+            stopped += 1
+    return stopped
 
 
 def loader_flags(num_workers) -> list[str]:

@@ -306,14 +306,16 @@ def run_fairseq(argv: list[str], stop: _StopRequest | None = None, raw_log: Path
     _repair_last_checkpoint(Path(cfg.checkpoint.save_dir))
     fairseq_compat.allow_empty_splits()
     fairseq_compat.reset_process_state()
-    with _patched(fairseq_train, "validate_and_save", validate_and_save), \
-            _patched(checkpoint_utils, "load_checkpoint", load_checkpoint), \
-            _patched(progress_bar.JsonProgressBar, "log", bar_log), \
-            _patched(progress_bar.JsonProgressBar, "print", bar_print):
-        distributed_utils.call_main(cfg, fairseq_train.main)
-    import gc
-
-    gc.collect()  # fairseq's data iterators (and their loader workers) go now, not at exit
+    earlier_loaders = fairseq_compat.data_loader_iterators()
+    try:
+        with _patched(fairseq_train, "validate_and_save", validate_and_save), \
+                _patched(checkpoint_utils, "load_checkpoint", load_checkpoint), \
+                _patched(progress_bar.JsonProgressBar, "log", bar_log), \
+                _patched(progress_bar.JsonProgressBar, "print", bar_print):
+            distributed_utils.call_main(cfg, fairseq_train.main)
+    finally:
+        fairseq_compat.shut_down_data_loaders(keep=earlier_loaders)
+        del earlier_loaders
     return state
 
 

@@ -235,3 +235,20 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text()
+
+
+def test_loader_workers_stop_when_training_ends(toy, tmp_path):
+    """Training stops mid-epoch with fairseq's persistent loader workers alive; freeing
+    those loaders later (garbage collection, process exit) waits 5 s per worker before
+    killing it, which kept a finished GPU job with 15 workers running for minutes. They
+    are stopped when the run returns."""
+    import multiprocessing
+
+    config = tiny_config(toy, max_update=3, save_every=3)
+    config["pretrain"]["num_workers"] = 2
+    cpu = launch.Allocation("local", 1, 1, False)
+    command = pretrain.plan("CLM", config, data_dir(toy, "CLM"), tmp_path / "run", cpu, check_data=True)
+    assert "--data-buffer-size" in command.argv
+    state = pretrain.run_fairseq(command.argv)
+    assert state["last_update"] == 3
+    assert multiprocessing.active_children() == []
