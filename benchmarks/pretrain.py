@@ -359,9 +359,19 @@ def main() -> None:
     parser.add_argument("--save", default=None,
                         help="write the paper-size tokens/s per objective for the cost estimate (lmvsmt.cost)")
     parser.add_argument("--time-cap", type=float, default=0, help="seconds per objective (0: none)")
+    parser.add_argument("--from-rows", nargs="+", default=None,
+                        help="measure nothing: --save from the rows of earlier --out files (the last row of each "
+                             "objective at paper size wins)")
     parser.add_argument("--profile", default=None,
                         help="append a profile of each run (Python functions, GPU kernels) to this file")
     args = parser.parse_args()
+    if args.from_rows:
+        if not args.save:
+            parser.error("--from-rows needs --save")
+        rows = [json.loads(line) for path in args.from_rows for line in Path(path).read_text().splitlines()
+                if line.strip()]
+        save_throughput(args.save, [r for r in rows if "tokens_s" in r])
+        return
 
     import torch
 
@@ -412,12 +422,24 @@ def main() -> None:
               f"{r['precision']:>5} {r['attention']:>7} {r['adam']:>7} {r['workers']:3d} "
               f"{r['tokens_per_update']:8.0f} {r['updates_s']:7.2f} {r['tokens_s']:9.0f} {mfu} {mem}")
     if args.save:
-        paper = {r["objective"]: round(r["tokens_s"]) for r in rows if r["size"] == "paper" and "tokens_s" in r}
-        saved = {"device": device, "date": datetime.date.today().isoformat(), "commit": _commit(),
-                 "setting": settings[0][0], "measured_by": "benchmarks/pretrain.py", "tokens_per_second": paper,
-                 "batch": {r["objective"]: r["batch"] for r in rows if r["size"] == "paper" and "batch" in r}}
-        Path(args.save).write_text(json.dumps(saved, indent=1) + "\n")
-        print(f"wrote {args.save}")
+        save_throughput(args.save, [r for r in rows if "tokens_s" in r])
+
+
+def save_throughput(path: str, rows: list[dict]) -> None:
+    """The paper-size tokens/s per objective that lmvsmt.cost reads (one device, one setting)."""
+    paper = {r["objective"]: r for r in rows if r["size"] == "paper"}
+    if not paper:
+        raise SystemExit("no paper-size measurement to save")
+    devices, settings = {r["device"] for r in paper.values()}, {r["setting"] for r in paper.values()}
+    if len(devices) > 1 or len(settings) > 1:
+        raise SystemExit(f"measurements of several devices or settings ({devices}, {settings}): save one at a time")
+    commits = sorted({r.get("commit", "unknown") for r in paper.values()})
+    saved = {"device": devices.pop(), "date": datetime.date.today().isoformat(), "commit": ", ".join(commits),
+             "setting": settings.pop(), "measured_by": "benchmarks/pretrain.py",
+             "tokens_per_second": {o: round(r["tokens_s"]) for o, r in sorted(paper.items())},
+             "batch": {o: r["batch"] for o, r in sorted(paper.items())}}
+    Path(path).write_text(json.dumps(saved, indent=1) + "\n")
+    print(f"wrote {path}")
 
 
 def run_one(size: str, label: str, objective: str, cfg: dict, data: Path, work: Path, gpu: bool, batch, device: str,
@@ -436,7 +458,8 @@ def run_one(size: str, label: str, objective: str, cfg: dict, data: Path, work: 
         row = {"objective": objective, "error": str(exc).splitlines()[0][:300]}
     finally:
         signal.alarm(0)
-    row = {"size": size, "setting": label, "device": device, **row, "seconds": round(time.time() - started, 1)}
+    row = {"size": size, "setting": label, "device": device, "commit": _commit(), **row,
+           "seconds": round(time.time() - started, 1)}
     if "tokens_s" in row and peak:
         row["mfu"] = row["tokens_s"] * row["flops_per_token"] / (peak * 1e12)
     line = json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
