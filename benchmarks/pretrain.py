@@ -51,7 +51,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from lmvsmt import autotune  # noqa: E402
 from lmvsmt import config as lmvsmt_config  # noqa: E402
@@ -118,22 +118,15 @@ def synthetic_data(root: Path, words_per_language: int, doc_tokens: int, tlm_tok
     path contract (tests/pretrain_toydata.py writes the same layout from text)."""
     import numpy as np
     import torch
-    from fairseq.data import Dictionary
+
+    import pretrain_toydata
 
     if (root / "data-bin" / "done").exists():
         return root
     rng = np.random.default_rng(seed)
-    langs = ("ar", "en", "es", "fr", "ru", "zh")
-    dictionary = Dictionary()
-    for lang in langs:
-        for c in range(words_per_language):
-            dictionary.add_symbol(f"{lang}{c}")
-    for lang in langs:
-        dictionary.add_symbol(f"__{lang}__")
-    dictionary.add_symbol("<mask>")
+    langs = pretrain_toydata.LANGS
+    dictionary = pretrain_toydata.write_dictionary(root, langs, words_per_language)
     vocab, first, last = len(dictionary), dictionary.nspecial, dictionary.nspecial + len(langs) * words_per_language
-    (root / "bpe").mkdir(parents=True, exist_ok=True)
-    dictionary.save(str(root / "bpe" / "dict.txt"))
     lang_token = {lang: dictionary.index(f"__{lang}__") for lang in langs}
 
     def write(path: Path, items) -> None:

@@ -40,14 +40,11 @@ def _write(dictionary, path: Path, lines: list[str]) -> None:
     builder.finalize(str(path) + ".idx")
 
 
-def build(root: Path, langs=LANGS, docs_per_lang: int = 12, sentences_per_doc=(3, 6), vocab: int = 40,
-          seed: int = 1) -> Path:
-    """Write the toy data under `root` (a results directory); returns root. The
-    dictionary holds `vocab` words per language (benchmarks use ~100k in all)."""
+def write_dictionary(root: Path, langs, vocab: int):
+    """The shared dictionary (words `{lang}{k}`, k < vocab, then __xx__ and <mask>) in
+    <root>/bpe/dict.txt; returns it."""
     from fairseq.data import Dictionary
 
-    rng = random.Random(seed)
-    root = Path(root)
     dictionary = Dictionary()
     for lang in langs:
         for c in range(vocab):
@@ -57,6 +54,16 @@ def build(root: Path, langs=LANGS, docs_per_lang: int = 12, sentences_per_doc=(3
     dictionary.add_symbol("<mask>")
     (root / "bpe").mkdir(parents=True, exist_ok=True)
     dictionary.save(str(root / "bpe" / "dict.txt"))
+    return dictionary
+
+
+def build(root: Path, langs=LANGS, docs_per_lang: int = 12, sentences_per_doc=(3, 6), vocab: int = 40,
+          seed: int = 1) -> Path:
+    """Write the toy data under `root` (a results directory); returns root. The
+    dictionary holds `vocab` words per language (benchmarks use ~100k in all)."""
+    rng = random.Random(seed)
+    root = Path(root)
+    dictionary = write_dictionary(root, langs, vocab)
 
     sizes = {"train": docs_per_lang, "valid": max(2, docs_per_lang // 6), "test": max(2, docs_per_lang // 6)}
     documents = root / "data-bin" / "documents"
