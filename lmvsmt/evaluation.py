@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from lmvsmt import finetune, probe, results
+from lmvsmt import finetune, monitoring, probe, results
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,8 @@ def probe_job(objective, units: list[Unit], config: dict) -> None:
     torch.set_num_threads(ev["threads"])
     for unit in units:
         for seed, path in unit.results.items():
-            metrics = probe.probe(unit.features, seed, ev["head"], ev["probe"])
+            with monitoring.epoch_curves(config, "probe", objective, unit.task, unit.lang, seed) as curves:
+                metrics = probe.probe(unit.features, seed, ev["head"], ev["probe"], progress=curves)
             results.write_result(path, _record("probe", objective, unit.task, unit.lang, seed, metrics, config))
             log.info("probe %s %s %s seed %d: accuracy %.4f", objective, unit.task, unit.lang, seed,
                      metrics["accuracy"])
@@ -73,8 +74,16 @@ def probe_job(objective, units: list[Unit], config: dict) -> None:
 def finetune_job(objective, model_dir, spm_model, units: list[Unit], config: dict) -> None:
     ev = config["evaluation"]
     for unit, model, labels, encoded in _with_data(objective, model_dir, spm_model, units, ev):
+        curves = {}
+
+        def open_curves(seed, unit=unit):
+            curves[seed] = monitoring.epoch_curves(config, "finetune", objective, unit.task, unit.lang, seed)
+            return curves[seed]
+
         for seed, metrics in finetune.finetune_seeds(model, labels, encoded, unit.lang, unit.task,
-                                                     list(unit.results), ev["head"], ev["finetune"], device()):
+                                                     list(unit.results), ev["head"], ev["finetune"], device(),
+                                                     progress=open_curves):
+            curves.pop(seed).close()
             results.write_result(unit.results[seed],
                                  _record("finetune", objective, unit.task, unit.lang, seed, metrics, config))
             log.info("finetune %s %s %s seed %d: accuracy %.4f", objective, unit.task, unit.lang, seed,

@@ -21,8 +21,10 @@ class _Tuned(nn.Module):
         self.model, self.head = model, head
 
 
-def finetune(model, labels, encoded, lang, task, seed: int, head_cfg: dict, optim: dict, device="cpu") -> dict:
-    """Fine-tune `model` (modified in place) with a fresh head; returns test metrics."""
+def finetune(model, labels, encoded, lang, task, seed: int, head_cfg: dict, optim: dict, device="cpu",
+             progress=None) -> dict:
+    """Fine-tune `model` (modified in place) with a fresh head; returns test metrics.
+    `progress`: lmvsmt.head.fit's per-epoch callback."""
     n_texts = max(len(encoded["train"].ids[0]), 1)
     torch.manual_seed(seed)
     head = Head(model.hidden_size * n_texts, len(labels), head_cfg["hidden"], head_cfg["dropout"]).to(device)
@@ -45,17 +47,19 @@ def finetune(model, labels, encoded, lang, task, seed: int, head_cfg: dict, opti
         return F.cross_entropy(logits.float(), gold, reduction="sum"), len(gold), logits, gold
 
     result = fit(tuned, tuned.parameters(), batches, step, epochs=optim["epochs"], lr=optim["lr"],
-                 weight_decay=optim["weight_decay"], seed=seed, scaler=scaler)
+                 weight_decay=optim["weight_decay"], seed=seed, scaler=scaler, progress=progress)
     return summarize(result, len(labels))
 
 
-def finetune_seeds(model, labels, encoded, lang, task, seeds, head_cfg, optim, device="cpu"):
+def finetune_seeds(model, labels, encoded, lang, task, seeds, head_cfg, optim, device="cpu", progress=None):
     """Yield (seed, metrics); every seed starts from the pretrained weights, and the
-    model is left with them afterwards (the next language starts from them too)."""
+    model is left with them afterwards (the next language starts from them too).
+    `progress(seed)`, if given, makes the per-epoch callback of a seed."""
     pretrained = copy.deepcopy(model.state_dict())
     try:
         for seed in seeds:
             model.load_state_dict(pretrained)
-            yield seed, finetune(model, labels, encoded, lang, task, seed, head_cfg, optim, device)
+            yield seed, finetune(model, labels, encoded, lang, task, seed, head_cfg, optim, device,
+                                 progress(seed) if progress else None)
     finally:
         model.load_state_dict(pretrained)

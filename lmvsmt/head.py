@@ -91,6 +91,8 @@ def fit(module: nn.Module, params, batches: Callable[[str, random.Random | None]
 
     `batches(split, rng)` yields batches of a split (shuffled with `rng` for training),
     `step(batch)` returns the summed loss, the item count, logits and gold labels.
+    `progress(epoch, stats)` is called after each epoch's validation with the epoch's
+    train_loss, valid_loss (per item) and valid_accuracy.
     """
     started = time.perf_counter()
     torch.manual_seed(seed)
@@ -100,8 +102,10 @@ def fit(module: nn.Module, params, batches: Callable[[str, random.Random | None]
     best_loss, best_epoch, best_state, valid_losses = float("inf"), 0, None, []
     for epoch in range(1, epochs + 1):
         module.train()
+        train_loss, train_items = 0.0, 0
         for batch in batches("train", rng):
             loss, n, _, _ = step(batch)
+            train_loss, train_items = train_loss + loss.detach(), train_items + n
             loss = loss / max(n, 1)
             optimizer.zero_grad(set_to_none=True)
             if scaler is not None:
@@ -111,10 +115,12 @@ def fit(module: nn.Module, params, batches: Callable[[str, random.Random | None]
             else:
                 loss.backward()
                 optimizer.step()
-        valid_loss, _, _ = evaluate(module, batches("valid", None), step)
+        valid_loss, valid_preds, valid_golds = evaluate(module, batches("valid", None), step)
         valid_losses.append(valid_loss)
         if progress is not None:
-            progress(epoch, valid_loss)
+            correct = sum(p == g for p, g in zip(valid_preds, valid_golds))
+            progress(epoch, {"train_loss": float(train_loss) / max(train_items, 1), "valid_loss": valid_loss,
+                             "valid_accuracy": correct / max(len(valid_golds), 1)})
         if valid_loss < best_loss:
             best_loss, best_epoch = valid_loss, epoch
             best_state = copy.deepcopy(module.state_dict())

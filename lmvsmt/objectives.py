@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from lmvsmt import fairseq_compat
+from lmvsmt import fairseq_compat, monitoring
 from lmvsmt.config import ConfigError
 
 OBJECTIVES = ("2-LM", "2-MT", "CLM", "MLM", "TLM")
@@ -367,6 +367,7 @@ def build(objective: str, config: dict, data_dir: str, save_dir: str, world_size
     argv += _precision(objective, hp, pcfg, gpu, chosen, notes)
     if not gpu and world_size > 1:
         argv += _flag("distributed-backend", "gloo")  # nccl needs GPUs
+    argv += monitoring.fairseq_flags(config, objective, save_dir)
     argv += list(hp["extra_args"])
     try:
         fairseq_compat.check_argv(argv)

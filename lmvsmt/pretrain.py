@@ -40,7 +40,7 @@ from typing import Any, Iterator
 
 import yaml
 
-from lmvsmt import autotune, fairseq_compat, launch, objectives
+from lmvsmt import autotune, fairseq_compat, launch, monitoring, objectives
 from lmvsmt.io import atomic_path, atomic_write
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,13 @@ log = logging.getLogger(__name__)
 RAW_LOG = "train_log.raw.jsonl"
 DONE = "done.json"
 FINAL = "final"
+LOCK = "train.lock"
+# The rule's outputs in {R}/pretrain/{objective}/.
+OUTPUTS = ("checkpoint_best.pt", "dict.txt", "command.txt", "config.yaml", "train_log.jsonl", "loss.png")
+
+
+def output_files(results, objective: str) -> list[str]:
+    return [f"{results}/pretrain/{objective}/{name}" for name in OUTPUTS]
 
 
 class PretrainError(RuntimeError):
@@ -295,7 +302,10 @@ def run_fairseq(argv: list[str], stop: _StopRequest | None = None, raw_log: Path
 
     def bar_log(self, stats, tag=None, step=None):
         if "loss" in stats and "num_updates" in stats:
-            write(_train_record(stats))
+            record = _train_record(stats)
+            write(record)
+            if distributed_utils.get_global_rank() == 0:
+                print(monitoring.progress_line(record, cfg.optimization.max_update), flush=True)
         return original_log(self, stats, tag=tag, step=step)
 
     def bar_print(self, stats, tag=None, step=None):
@@ -356,7 +366,7 @@ class _RunLock:
     Snakemake): the holder's pid and host are in the lock file."""
 
     def __init__(self, run_dir: Path):
-        self.path = Path(run_dir) / "train.lock"
+        self.path = Path(run_dir) / LOCK
         self.fh = None
 
     def __enter__(self) -> "_RunLock":
@@ -486,6 +496,8 @@ class TrainingJob:
         torch.set_num_threads(self.threads)
         lock = _RunLock(run_dir) if rank == 0 else contextlib.nullcontext()
         with lock:
+            if rank == 0:
+                monitoring.record_start(run_dir, env.job_id, world)
             state = run_fairseq(argv, stop, run_dir / RAW_LOG)
         if state["stopped"]:
             if rank == 0:
@@ -573,6 +585,7 @@ def pretrain(objective: str, config: dict, data_dir, work_root, outputs: dict, t
             fh.write(command.shell() + "\n")
         job = TrainingJob(command.argv, str(run_dir.resolve()), threads or pcfg["threads"], command.global_batch,
                           pcfg["batch_headroom"])
+        os.environ.update(monitoring.wandb_environment(config, objective, run_dir))  # the job inherits it
         launch.run(job, pcfg, objective, alloc, run_dir / "submitit", run_dir)
         if not done.exists():
             raise PretrainError(f"{objective}: the job ended without finishing training; see the log above")

@@ -81,8 +81,9 @@ def extract_features(model, labels, encoded, lang, task, pooling, batch_size, ou
         torch.save(cache, tmp)
 
 
-def probe(features_path, seed: int, head_cfg: dict, optim: dict) -> dict:
-    """Train one head on cached features; returns the metrics of the best epoch on test."""
+def probe(features_path, seed: int, head_cfg: dict, optim: dict, progress=None) -> dict:
+    """Train one head on cached features; returns the metrics of the best epoch on test.
+    `progress`: lmvsmt.head.fit's per-epoch callback."""
     cache = torch.load(features_path, weights_only=True)
     data = {s: (cache[s]["x"].float(), cache[s]["y"], cache[s]["offsets"].tolist()) for s in taskdata.SPLITS}
     torch.manual_seed(seed)
@@ -101,7 +102,7 @@ def probe(features_path, seed: int, head_cfg: dict, optim: dict) -> dict:
         return F.cross_entropy(logits, y, reduction="sum"), len(y), logits, y
 
     result = fit(head, head.parameters(), batches, step, epochs=optim["epochs"], lr=optim["lr"],
-                 weight_decay=optim["weight_decay"], seed=seed)
+                 weight_decay=optim["weight_decay"], seed=seed, progress=progress)
     return summarize(result, len(cache["labels"]))
 
 

@@ -63,9 +63,5 @@ rule pretrain:
 
 
 FINAL_TARGETS.append(
-    lambda: expand(
-        f"{PRETRAIN_OUT}/{{name}}",
-        objective=OBJECTIVES,
-        name=["checkpoint_best.pt", "dict.txt", "command.txt", "config.yaml", "train_log.jsonl", "loss.png"],
-    )
+    lambda: [f for o in OBJECTIVES for f in lmvsmt_pretrain.output_files(RESULTS, o)]
 )
