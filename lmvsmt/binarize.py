@@ -231,7 +231,7 @@ def build_documents(
         with Encoder(model_path, threads) as encoder:
             for split in SPLITS:
                 with open(ws / f"{split}.txt", "wb") as out:
-                    counts = encoder.run(document_jobs(files[split]), [out])
+                    counts = encoder.run(document_jobs(files[split]), [out], desc=f"encode documents {split}")
                 rows += _count_rows("documents", split, counts)
         argv = ["--only-source", "--srcdict", str(dict_path), "--destdir", str(ws / "bin")]
         fairseq_preprocess(argv + _split_args({split: ws / f"{split}.txt" for split in SPLITS}, [""], threads))
@@ -253,7 +253,8 @@ def build_bitext(
                 for l1, l2 in pairs:
                     stem = ws / f"{split}.{l1}-{l2}"
                     with open(f"{stem}.{l1}", "wb") as o1, open(f"{stem}.{l2}", "wb") as o2:
-                        add_counts(split_counts, encoder.run(bitext_jobs(l1, l2, files[split][(l1, l2)]), [o1, o2]))
+                        add_counts(split_counts, encoder.run(bitext_jobs(l1, l2, files[split][(l1, l2)]), [o1, o2],
+                                                             desc=f"encode bitext {split} {l1}-{l2}"))
                 rows += _count_rows("bitext", split, split_counts)
         names = []
         for l1, l2 in pairs:
@@ -278,7 +279,8 @@ def build_tlm(
                 split_counts: dict[str, list[int]] = {}
                 with open(ws / f"{split}.txt", "wb") as out:
                     for (l1, l2), pair_files in sorted(files[split].items()):
-                        add_counts(split_counts, encoder.run(translation_jobs(l1, l2, pair_files), [out]))
+                        add_counts(split_counts, encoder.run(translation_jobs(l1, l2, pair_files), [out],
+                                                             desc=f"encode tlm {split} {l1}-{l2}"))
                 rows += _count_rows("tlm", split, split_counts)
         argv = ["--only-source", "--srcdict", str(dict_path), "--destdir", str(ws / "bin")]
         fairseq_preprocess(argv + _split_args({split: ws / f"{split}.txt" for split in SPLITS}, [""], threads))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import sentencepiece as spm
+from tqdm import tqdm
 
 from lmvsmt.io import atomic_write, rule_log
 
@@ -478,28 +479,32 @@ class Encoder:
             self._pool.join()
             self._pool = None
 
-    def run(self, jobs: Iterable[Job], outs: Sequence) -> dict[str, list[int]]:
+    def run(self, jobs: Iterable[Job], outs: Sequence, desc: str | None = None) -> dict[str, list[int]]:
         """Write each job's texts to `outs` (files open for binary writing); return the
-        summed counts."""
+        summed counts. `desc` names a progress bar in the log (a line every 30 s)."""
         totals: dict[str, list[int]] = {}
+        bar = tqdm(desc=f"{desc} ({CHUNK_LINES:,} lines a chunk)", unit="chunk", mininterval=30,
+                   file=sys.stderr, disable=desc is None)
 
         def write(result) -> None:
             texts, counts = result
             for out, text in zip(outs, texts, strict=True):
                 out.write(text)
             add_counts(totals, counts)
+            bar.update()
 
-        if self._pool is None:
+        with bar:
+            if self._pool is None:
+                for job in jobs:
+                    write(_run_job(job, self._model))
+                return totals
+            pending: deque = deque()
             for job in jobs:
-                write(_run_job(job, self._model))
-            return totals
-        pending: deque = deque()
-        for job in jobs:
-            pending.append(self._pool.apply_async(_run_job, (job,)))
-            if len(pending) >= 2 * self.threads:
+                pending.append(self._pool.apply_async(_run_job, (job,)))
+                if len(pending) >= 2 * self.threads:
+                    write(pending.popleft().get())
+            while pending:
                 write(pending.popleft().get())
-        while pending:
-            write(pending.popleft().get())
         return totals
 
 
