@@ -12,7 +12,7 @@ STAMP    := $(VENV)/.installed-$(REQ_HASH)
 CORES    ?= $(shell nproc)
 PYTEST_ARGS ?=
 
-.PHONY: setup sysdeps demo test lint reference clean-venv
+.PHONY: setup sysdeps demo test status lint reference clean-venv
 
 setup: $(STAMP)
 
@@ -37,6 +37,13 @@ demo: setup sysdeps
 
 test: setup sysdeps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Where a run stands (read-only, safe while Snakemake runs). Not tied to `setup`: a
+# reinstall must not happen under a running workflow. Other runs:
+#   make status STATUS_ARGS="--configfile config/paper.yaml"   (add --json for scripts)
+STATUS_ARGS ?=
+status:
+	$(BIN)/python -m lmvsmt.status $(STATUS_ARGS)
 
 # pdflatex compiles results/tables/tables.pdf (and its test). Debian's texlive is
 # installed only when pdflatex is missing and we are root (CI: about 45 s);
