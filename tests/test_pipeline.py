@@ -5,32 +5,13 @@ import itertools
 import json
 import re
 import statistics
-import subprocess
-import sys
-from pathlib import Path
 
-import pytest
 import yaml
+from demo_run import DEMO, ROOT, snakemake
 
-from lmvsmt import config as lmvsmt_config
 from lmvsmt import probe
 
-ROOT = Path(__file__).resolve().parent.parent
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-DEMO = lmvsmt_config.load(ROOT / "config" / "config.yaml")
-
-
-def snakemake(results, *args, config=(), timeout=1200):
-    return subprocess.run([SNAKEMAKE, *args, "--cores", "2", "--config", f"results_dir={results}", *config],
-                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    results = tmp_path_factory.mktemp("demo") / "results"
-    proc = snakemake(results)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    return results
+# The `demo` fixture (tests/conftest.py) runs the whole demo DAG once per session.
 
 
 def planned_rules(results, **changes):

@@ -20,7 +20,7 @@ import yaml
 
 import pretrain_toydata
 from lmvsmt import config as lmvsmt_config
-from lmvsmt import launch, objectives, pretrain
+from lmvsmt import launch, monitoring, objectives, pretrain
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
@@ -181,6 +181,11 @@ def test_time_limit_requeues_resumes_and_the_cap_fails_clearly(toy, tmp_path):
     assert saved_at > resumed_at > 0
 
     assert Path(f"{run_dir}/checkpoint_last.pt").exists() and not (run_dir / pretrain.DONE).exists()
+    # Each start of the training is recorded (lmvsmt.status counts the requeues from it),
+    # and every log interval prints the rate and the ETA to max_update.
+    assert [s["processes"] for s in monitoring.read_starts(run_dir)] == [2, 2]
+    assert re.search(r"lmvsmt: update \d+ of 40 \([\d.]+%\): [\d.]+ updates/s, [\d,]+ tokens/s, ETA ",
+                     _job_log(run_dir))
 
 
 def test_killed_snakemake_run_resumes_from_its_checkpoint(toy, tmp_path):
