@@ -156,7 +156,7 @@ def latest_snakemake_log(workdir: Path, results: Path) -> SnakemakeLog | None:
     return None
 
 
-def snakemake_running(workdir: Path, results: Path) -> bool:
+def snakemake_locked(workdir: Path, results: Path) -> bool:
     """A Snakemake holds its locks on files of `results` (.snakemake/locks lists them)."""
     for lock in (workdir / ".snakemake" / "locks").glob("*.lock"):
         try:
@@ -166,6 +166,20 @@ def snakemake_running(workdir: Path, results: Path) -> bool:
         if any(_under(line.strip(), workdir, results) for line in lines if line.strip()):
             return True
     return False
+
+
+def snakemake_processes(workdir: Path) -> list[int]:
+    """Snakemake processes on this machine working in `workdir` (/proc)."""
+    pids = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            if any(Path(a.decode(errors="replace")).name == "snakemake" for a in argv[:2]) and \
+                    Path(os.readlink(proc / "cwd")) == workdir:
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
 
 
 # --------------------------------------------------------------------------- Slurm
@@ -261,10 +275,8 @@ class Pretraining:
 def pretraining_status(config: dict, objective: str, results: Path, workdir: Path,
                        smk: SnakemakeLog | None, running: bool, now: float) -> Pretraining:
     pcfg = config["pretrain"]
-    rel = config["results_dir"]
-    status = Pretraining(objective, "not started", pcfg["max_update"],
-                         log=f"{rel}/logs/pretrain/{objective}.log")
-    outputs = [Path(p) if Path(p).is_absolute() else workdir / p for p in pretrain.output_files(rel, objective)]
+    status = Pretraining(objective, "not started", pcfg["max_update"])
+    outputs = [_resolve(p, workdir) for p in pretrain.output_files(config["results_dir"], objective)]
     work = results / "work" / "pretrain" / objective
     data_dir = Path(pretrain.data_dir_of(results, objective))
     run_dir = None
@@ -309,6 +321,8 @@ def pretraining_status(config: dict, objective: str, results: Path, workdir: Pat
                 smk_job = job
         if smk_job is not None and smk_job.slurm_job_id and not job_ids:
             job_ids = [smk_job.slurm_job_id]
+        if smk_job is not None and smk_job.log:
+            status.log = smk_job.log[0]
     if job_ids:
         status.slurm_job_id = job_ids[-1]
         status.slurm_state = slurm_states(job_ids[-1:]).get(job_ids[-1])
@@ -387,7 +401,8 @@ def collect(config: dict, workdir: Path = Path("."), now: float | None = None) -
     workdir = workdir.resolve()
     results = _resolve(config["results_dir"], workdir).resolve()
     smk = latest_snakemake_log(workdir, results)
-    running = snakemake_running(workdir, results)
+    locked = snakemake_locked(workdir, results)
+    running = locked and bool(snakemake_processes(workdir))
     problems: list[str] = []
     pre = [pretraining_status(config, o, results, workdir, smk, running, now) for o in config["objectives"]]
     failed, active = [], []
@@ -404,7 +419,8 @@ def collect(config: dict, workdir: Path = Path("."), now: float | None = None) -
     return {
         "results_dir": config["results_dir"],
         "time": datetime.datetime.fromtimestamp(now).isoformat(timespec="seconds"),
-        "snakemake": {"running": running, "log": str(smk.path.relative_to(workdir)) if smk else None,
+        "snakemake": {"running": running, "locked": locked,
+                      "log": str(smk.path.relative_to(workdir)) if smk else None,
                       "steps_done": smk.progress[0] if smk and smk.progress else None,
                       "steps_total": smk.progress[1] if smk and smk.progress else None},
         "slurm": slurm_available(),
@@ -432,6 +448,9 @@ def render(report: dict) -> str:
     out = [f"lmvsmt status of {report['results_dir']}/ at {report['time']}"]
     smk = report["snakemake"]
     line = "Snakemake: " + ("running" if smk["running"] else "not running")
+    if smk["locked"] and not smk["running"]:
+        line += (" here, but its lock is held (a Snakemake on another machine, or a killed one: "
+                 "`snakemake --unlock`)")
     if smk["steps_total"] is not None:
         line += f"; {'its' if smk['running'] else 'last'} run: {smk['steps_done']} of {smk['steps_total']} steps done"
     if smk["log"]:
@@ -447,11 +466,14 @@ def render(report: dict) -> str:
             job = f"{p['slurm_job_id']} {p['slurm_state'] or ''}".strip() if p["slurm_job_id"] else "-"
             update = (f"{p['update']:,} ({100 * p['update'] / p['max_update']:.0f}%)"
                       if p["update"] is not None else "-")
-            age = monitoring.format_duration(p["last_log_age_s"]) + " ago" if p["last_log_age_s"] is not None else "-"
+            age = (monitoring.format_duration(p["last_log_age_s"]) + " ago"
+                   if p["last_log_age_s"] is not None and p["state"] != "done" else "-")
             rows.append((p["objective"], state, job, update, _num(p["train_loss"], ".3f"),
                          _num(p["valid_loss"], ".3f"), _num(p["tokens_per_s"], ",.0f"),
                          monitoring.format_duration(p["eta_s"]) if p["eta_s"] is not None else "-", age))
         out += _table(rows)
+        out += [f"  {p['objective']} {p['state']}: see {p['log']}" for p in pre
+                if p["state"] in ("stopped", "failed") and p["log"]]
         out.append("")
 
     ev = report["evaluation"]

@@ -256,3 +256,10 @@ def test_submitit_pretraining_hits_time_limit_is_requeued_and_resumes(slurm_clus
     states = [line.split("|")[0] for line in out.splitlines()]
     assert states.count("REQUEUED") == len(stopped) and states[-1] == "COMPLETED", out
     assert all(line.split("|")[1] == "00:02:00" for line in out.splitlines()), out
+
+    # `lmvsmt.status` reads the same: the job id, Slurm's state, the requeues.
+    proc = subprocess.run([sys.executable, "-m", "lmvsmt.status", "--configfile", str(configfile), "--json"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
+    (clm,) = json.loads(proc.stdout)["pretraining"]
+    assert (clm["state"], clm["slurm_job_id"], clm["slurm_state"], clm["requeues"]) == \
+        ("done", str(job_id), "COMPLETED", len(stopped)), clm

@@ -251,3 +251,29 @@ Error in rule finetune:
     assert job.slurm_log == f"{tmp_path}/.snakemake/slurm_logs/rule_finetune/CLM_POS_en/5150.log"
     assert parsed.progress == (3, 9)
     assert status.latest_snakemake_log(tmp_path, (tmp_path / "other").resolve()) is None
+
+
+def test_monitoring_flags_reach_fairseq_and_change_no_result():
+    from lmvsmt import fairseq_compat, objectives, results
+
+    plain = lmvsmt_config.load(CONFIG)
+    watched = lmvsmt_config.load(CONFIG)
+    watched["monitoring"]["wandb_project"] = "lmvsmt-demo"
+    command = objectives.build("CLM", watched, "results/data-bin/documents", "/work/run-abc", 1, False)
+    assert command.argv[command.argv.index("--tensorboard-logdir") + 1] == "results/tensorboard/pretrain/CLM/run-abc"
+    assert command.argv[command.argv.index("--wandb-project") + 1] == "lmvsmt-demo"
+    assert monitoring.wandb_environment(watched, "CLM", Path("/work/run-abc")) == {
+        "WANDB_NAME": "CLM", "WANDB_RUN_ID": "CLM-run-abc", "WANDB_RESUME": "allow"}
+    fairseq_compat.prepare()
+    from fairseq import options
+
+    args = options.parse_args_and_arch(options.get_training_parser(), input_args=command.argv[1:])
+    assert (args.tensorboard_logdir, args.wandb_project) == ("results/tensorboard/pretrain/CLM/run-abc",
+                                                             "lmvsmt-demo")
+
+    plain["monitoring"]["tensorboard"] = False
+    assert "--tensorboard-logdir" not in objectives.build("CLM", plain, "d", "/work/run-abc", 1, False).argv
+    assert monitoring.wandb_environment(plain, "CLM", Path("/work/run-abc")) == {}
+    # Logging settings are neither a rerun trigger nor part of a result's provenance.
+    assert objectives.training_settings(plain, "CLM") == objectives.training_settings(watched, "CLM")
+    assert results.provenance(plain)["config_hash"] == results.provenance(watched)["config_hash"]
