@@ -11,6 +11,8 @@ lmvsmt.tables.eval_results / result_tables_for / stage_targets), never re-derive
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import datetime
 import json
 import os
@@ -38,6 +40,7 @@ _ERROR = re.compile(r"^\s*Error in rule (\S+):$")
 _FIELD = re.compile(r"^\s+(jobid|input|output|log|wildcards|message|external_jobid): (.*)$")
 _FINISHED = re.compile(r"^Finished jobid: (\d+) ")
 _PROGRESS = re.compile(r"^(\d+) of (\d+) steps \([^)]*\) done$")
+_MESSAGE = re.compile(r"^Job (\d+): (.*)$")  # a job of a rule with a `message:` (no rule block)
 _SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (.+)\)\.$")
 _SLURM_FAILED = re.compile(r"SLURM-job '(\d+)'")
 _WORKDIR = re.compile(r"^\s*Working directory: (.+)$")
@@ -56,6 +59,7 @@ class SnakemakeJob:
     finished: bool = False
     failed: bool = False
     message: str | None = None
+    description: str | None = None  # the rule's `message:`, where it has one
 
 
 @dataclass
@@ -126,6 +130,8 @@ def parse_snakemake_log(path: Path, default_workdir: Path) -> SnakemakeLog:
             job_of(found.group(1)).finished = True
         elif found := _PROGRESS.match(line):
             progress = (int(found.group(1)), int(found.group(2)))
+        elif found := _MESSAGE.match(line):
+            job_of(found.group(1)).description = found.group(2)
         elif found := _SUBMITTED.search(line):
             job = job_of(found.group(1))
             job.slurm_job_id, job.slurm_log = found.group(2), found.group(3)
@@ -166,6 +172,28 @@ def snakemake_locked(workdir: Path, results: Path) -> bool:
         if any(_under(line.strip(), workdir, results) for line in lines if line.strip()):
             return True
     return False
+
+
+def incomplete_outputs(workdir: Path) -> dict[str, str | None]:
+    """Outputs Snakemake marked incomplete (jobs running, or cut short by a kill) and
+    the executor's job id of each (.snakemake/incomplete: one file per output, named
+    by the path in URL-safe base64, long names split into "@"-prefixed directories)."""
+    root = workdir / ".snakemake" / "incomplete"
+    out: dict[str, str | None] = {}
+    for marker in root.rglob("*"):
+        if not marker.is_file():
+            continue
+        name = "".join(part.removeprefix("@") for part in marker.relative_to(root).parts)
+        try:
+            path = base64.urlsafe_b64decode(name).decode()
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            continue  # Snakemake's own bookkeeping files
+        try:
+            jobid = json.loads(marker.read_text() or "{}").get("external_jobid")
+        except (OSError, ValueError, AttributeError):
+            jobid = None
+        out[str(_resolve(path, workdir).resolve())] = None if jobid is None else str(jobid)
+    return out
 
 
 def snakemake_processes(workdir: Path) -> list[int]:
@@ -273,7 +301,7 @@ class Pretraining:
 
 
 def pretraining_status(config: dict, objective: str, results: Path, workdir: Path,
-                       smk: SnakemakeLog | None, running: bool, now: float) -> Pretraining:
+                       smk: SnakemakeLog | None, running: bool, incomplete: dict, now: float) -> Pretraining:
     pcfg = config["pretrain"]
     status = Pretraining(objective, "not started", pcfg["max_update"])
     outputs = [_resolve(p, workdir) for p in pretrain.output_files(config["results_dir"], objective)]
@@ -313,16 +341,21 @@ def pretraining_status(config: dict, objective: str, results: Path, workdir: Pat
             job_ids = submitit_job_ids(run_dir / "submitit")
         live_local = lock_holder(run_dir / pretrain.LOCK) is not None
 
+    # The rule's job in Snakemake's log (found by its outputs: a rule with a message
+    # is logged without its wildcards) and its incomplete marks (the rule at work).
     # With launcher local under `--profile slurm`, the rule itself is the Slurm job.
+    names = {str(p.resolve()) for p in outputs}
     smk_job = None
     if smk is not None:
         for job in smk.jobs.values():
-            if job.rule == "pretrain" and job.wildcards.get("objective") == objective:
+            if any(str(_resolve(p, smk.workdir).resolve()) in names for p in job.output):
                 smk_job = job
-        if smk_job is not None and smk_job.slurm_job_id and not job_ids:
-            job_ids = [smk_job.slurm_job_id]
         if smk_job is not None and smk_job.log:
             status.log = smk_job.log[0]
+    marked = [incomplete[n] for n in names if n in incomplete]
+    external = next((j for j in marked if j), None) or (smk_job.slurm_job_id if smk_job else None)
+    if external and not job_ids:
+        job_ids = [external]
     if job_ids:
         status.slurm_job_id = job_ids[-1]
         status.slurm_state = slurm_states(job_ids[-1:]).get(job_ids[-1])
@@ -335,7 +368,7 @@ def pretraining_status(config: dict, objective: str, results: Path, workdir: Pat
         status.state = "running"
     elif run_dir is not None and (run_dir / pretrain.DONE).exists():
         status.state = "trained, exporting" if running else "trained, not exported"
-    elif running and smk_job is not None and not smk_job.finished and not smk_job.failed:
+    elif running and marked:
         status.state = "starting"
     elif status.update is not None or status.requeues or (run_dir is not None and (run_dir / "command.txt").exists()):
         status.state = "stopped"
@@ -404,12 +437,14 @@ def collect(config: dict, workdir: Path = Path("."), now: float | None = None) -
     locked = snakemake_locked(workdir, results)
     running = locked and bool(snakemake_processes(workdir))
     problems: list[str] = []
-    pre = [pretraining_status(config, o, results, workdir, smk, running, now) for o in config["objectives"]]
+    incomplete = incomplete_outputs(workdir)
+    pre = [pretraining_status(config, o, results, workdir, smk, running, incomplete, now)
+           for o in config["objectives"]]
     failed, active = [], []
     if smk is not None:
         for job in smk.jobs.values():
-            if job.rule == "?":
-                continue
+            if job.rule == "?" and job.description is None:
+                continue  # only seen finishing
             outputs_done = job.output and all(_resolve(p, smk.workdir).exists() for p in job.output)
             if job.failed and not outputs_done:
                 failed.append(job)
@@ -434,7 +469,8 @@ def collect(config: dict, workdir: Path = Path("."), now: float | None = None) -
 
 
 def _job_dict(job: SnakemakeJob, slurm: dict) -> dict:
-    return {"rule": job.rule, "wildcards": job.wildcards, "jobid": int(job.jobid), "log": job.log,
+    return {"rule": job.rule, "wildcards": job.wildcards, "description": job.description,
+            "jobid": int(job.jobid), "log": job.log,
             "slurm_job_id": job.slurm_job_id, "slurm_state": slurm.get(job.slurm_job_id or ""),
             "slurm_log": job.slurm_log, "message": job.message}
 
@@ -522,9 +558,12 @@ def render(report: dict) -> str:
 
 def _job_line(job: dict) -> str:
     wildcards = " ".join(f"{k}={v}" for k, v in job["wildcards"].items())
+    if not wildcards and job["description"]:  # a rule with a message: its own words
+        text = job["description"]
+        wildcards, job = (text if len(text) <= 70 else text[:67] + "..."), {**job, "rule": ""}
     slurm = f" (Slurm job {job['slurm_job_id']}{' ' + job['slurm_state'] if job['slurm_state'] else ''})" \
         if job["slurm_job_id"] else ""
-    return f"{job['rule']} {wildcards}".rstrip() + slurm
+    return f"{job['rule']} {wildcards}".strip() + slurm
 
 
 def _table(rows: list[tuple]) -> list[str]:

@@ -3,6 +3,7 @@ results directory (text and JSON, never writing into it), its Slurm and lock
 readings, and the TensorBoard curves and progress lines a demo run leaves behind."""
 from __future__ import annotations
 
+import base64
 import fcntl
 import json
 import os
@@ -247,7 +248,22 @@ Error in rule finetune:
     log: results/logs/finetune/CLM/POS/en.log, {tmp_path}/.snakemake/slurm_logs/rule_finetune/CLM_POS_en/5150.log (check log file(s) for error details)
     external_jobid: 5150
 3 of 9 steps (33%) done
+Job 4: pretrain CLM: fairseq-train results/data-bin/documents --task language_modeling
+Reason: Missing output files: results/pretrain/CLM/checkpoint_best.pt
+Job 4 has been submitted with SLURM jobid 5151 (log: {tmp_path}/.snakemake/slurm_logs/rule_pretrain/CLM/5151.log).
 """)
+    # Snakemake's marks of the outputs of running jobs, with the executor's job id.
+    marks = tmp_path / ".snakemake" / "incomplete"
+    marks.mkdir()
+    long_name = base64.urlsafe_b64encode(f"results/pretrain/CLM/{'x' * 300}.pt".encode()).decode()
+    (marks / f"@{long_name[:254]}").mkdir()
+    (marks / f"@{long_name[:254]}" / long_name[254:]).write_text('{"external_jobid": "5151"}')
+    short = base64.urlsafe_b64encode(b"results/pretrain/CLM/dict.txt").decode()
+    (marks / short).write_text('{"external_jobid": null}')
+    (marks / "migration_underway").write_text("")
+    assert status.incomplete_outputs(tmp_path) == {
+        str(tmp_path / f"results/pretrain/CLM/{'x' * 300}.pt"): "5151",
+        str(tmp_path / "results/pretrain/CLM/dict.txt"): None}
     parsed = status.latest_snakemake_log(tmp_path, (tmp_path / "results").resolve())
     job = parsed.jobs["7"]
     assert (job.rule, job.wildcards, job.failed, job.slurm_job_id) == (
@@ -255,6 +271,9 @@ Error in rule finetune:
     assert job.log == ["results/logs/finetune/CLM/POS/en.log"]
     assert job.slurm_log == f"{tmp_path}/.snakemake/slurm_logs/rule_finetune/CLM_POS_en/5150.log"
     assert parsed.progress == (3, 9)
+    pretraining = parsed.jobs["4"]
+    assert (pretraining.rule, pretraining.slurm_job_id) == ("?", "5151")
+    assert pretraining.description.startswith("pretrain CLM: fairseq-train ")
     assert status.latest_snakemake_log(tmp_path, (tmp_path / "other").resolve()) is None
 
 
