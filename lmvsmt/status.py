@@ -314,7 +314,13 @@ def pretraining_status(config: dict, objective: str, results: Path, workdir: Pat
             run_dir = candidate if candidate.is_dir() else None
         except (OSError, ValueError):
             run_dir = None
-    status.other_runs = len([d for d in work.glob("run-*") if d != run_dir])
+    others = sorted((d for d in work.glob("run-*") if d != run_dir), key=lambda d: d.stat().st_mtime)
+    done = all(p.exists() for p in outputs)
+    if run_dir is None and done and others:
+        # Trained under settings the config no longer gives (e.g. before an upgrade):
+        # the newest run is the one the outputs come from.
+        run_dir = others.pop()
+    status.other_runs = len(others)
 
     job_ids: list[str] = []
     live_local = False
@@ -360,7 +366,7 @@ def pretraining_status(config: dict, objective: str, results: Path, workdir: Pat
         status.slurm_job_id = job_ids[-1]
         status.slurm_state = slurm_states(job_ids[-1:]).get(job_ids[-1])
 
-    if all(p.exists() for p in outputs):
+    if done:
         status.state, status.eta_s = "done", None
     elif status.slurm_state in SLURM_QUEUED:
         status.state = "queued"

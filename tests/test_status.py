@@ -138,8 +138,8 @@ def test_training_in_progress_local_and_on_slurm(damaged, tmp_path, monkeypatch)
     (results / "pretrain" / "CLM" / "checkpoint_best.pt").unlink()
     (run_dir,) = (results / "work" / "pretrain" / "CLM").glob("run-*")
     (run_dir / pretrain.DONE).unlink()
-    with open(run_dir / monitoring.STARTS, "a") as fh:  # two requeues
-        fh.write('{"time": 1, "job_id": "1", "host": "h", "processes": 1}\n' * 2)
+    # Three starts of the training: two requeues.
+    (run_dir / monitoring.STARTS).write_text('{"time": 1, "job_id": "1", "host": "h", "processes": 1}\n' * 3)
     with open(run_dir / pretrain.LOCK, "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         assert status.lock_holder(run_dir / pretrain.LOCK) == os.getpid()
@@ -186,6 +186,8 @@ def test_demo_leaves_tensorboard_curves_and_progress_lines(demo):
     for objective in DEMO["objectives"]:
         # Pretraining: fairseq's own event files, one curve per objective.
         (run,) = (board / "pretrain" / objective).glob("run-*")
+        (work,) = (demo / "work" / "pretrain" / objective).glob("run-*")
+        assert run.name == work.name and len(monitoring.read_starts(work)) == 1  # started once
         train = scalars(run / "train_inner", "loss")
         assert train[-1][0] == max_update and len(train) == max_update // DEMO["pretrain"]["log_interval"]
         assert [step for step, _ in scalars(run / "valid", "loss")][-1] == max_update
