@@ -1,5 +1,5 @@
-"""The downloader behind every download of the pipeline (pretraining corpora and
-downstream datasets).
+"""The downloader behind every download of the pipeline (pretraining corpora,
+downstream datasets, models trained elsewhere).
 
 `fetch(url, dest, lockfile=..., key=...)` streams `url` into `dest + ".part"`,
 resumes a partial file with an HTTP Range request, retries transient failures
@@ -7,7 +7,11 @@ with exponential backoff, checks the size, and renames the file into place only
 after its sha256 agrees with the lock file. The lock file pins the bytes of every
 source: the first download records its sha256, every later download and every
 reuse of an existing `dest` is verified against it. Once `dest` exists and
-verifies, no network access happens at all (Snakemake reruns).
+verifies, no network access happens at all (Snakemake reruns). A sha256 pinned by
+the config (`expected_sha256`) is checked before anything is recorded.
+
+`extract(archive, member, dest_dir)` takes files out of a downloaded zip or tar
+archive (one member, or the members a glob matches), streaming them to disk.
 
 Lock file: a TSV with the header `url key size sha256 date`, one row per URL,
 sorted by URL so that it diffs cleanly when committed; `date` is the UTC time
@@ -31,18 +35,23 @@ import datetime as _dt
 import email.utils
 import errno
 import fcntl
+import fnmatch
 import hashlib
 import http.client
 import json
 import logging
 import os
+import posixpath
+import shutil
 import sys
+import tarfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zipfile
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterable, Iterator
 
 from tqdm import tqdm
 
@@ -208,6 +217,7 @@ def fetch(
     lockfile: str | os.PathLike,
     key: str,
     expected_size: int | None = None,
+    expected_sha256: str | None = None,
     retries: int = 5,
     backoff: float = 1.0,
     timeout: float = 60.0,
@@ -216,7 +226,9 @@ def fetch(
     """Download `url` to `dest`, verified against `lockfile`; return `dest`.
 
     `key` is the config key the URL came from (named in every error).
-    `expected_size` (bytes), when given, must match the server's size.
+    `expected_size` (bytes), when given, must match the server's size;
+    `expected_sha256`, when given, the bytes (a file that differs is moved aside and
+    refused, and never recorded in the lock file).
     `retries` further attempts follow a transient failure, the n-th after
     `backoff * 2**(n-1)` seconds; an attempt that extends the partial file
     resets the count. `timeout` bounds each connect and each read (seconds).
@@ -233,12 +245,20 @@ def fetch(
             f"{key}: expected size {expected_size} disagrees with {lockfile}, which records "
             f"{locked.size} bytes for {url}"
         )
+    if expected_sha256 is not None:
+        expected_sha256 = expected_sha256.lower()
+        if locked is not None and locked.sha256 != expected_sha256:
+            raise DownloadError(
+                f"{key}: pinned sha256 {expected_sha256} disagrees with {lockfile}, which records "
+                f"{locked.sha256} for {url}"
+            )
     want = locked.size if locked is not None else expected_size
     part = dest.with_name(dest.name + ".part")
     meta = dest.with_name(dest.name + ".part.json")
     while True:
         if dest.exists():
-            return _reuse(url, dest, lockfile=lockfile, key=key, expected_size=expected_size)
+            return _reuse(url, dest, lockfile=lockfile, key=key, expected_size=expected_size,
+                          expected_sha256=expected_sha256)
         with _flocked(part) as fd:
             # The part lock keeps two jobs that fetch the same dest from mixing bytes.
             if dest.exists():  # finished by another process while we waited
@@ -260,6 +280,13 @@ def fetch(
                     raise DownloadError(
                         f"size mismatch for {dest} from {url} ({key}): expected {want} bytes, got {size}; "
                         f"moved aside to {bad.name}"
+                    )
+                if expected_sha256 is not None and sha != expected_sha256:
+                    bad = _move_aside(part, dest)
+                    meta.unlink(missing_ok=True)
+                    raise DownloadError(
+                        f"sha256 mismatch for {dest} from {url} ({key}): the config pins {expected_sha256}, "
+                        f"got {sha} ({size} bytes); moved aside to {bad.name}"
                     )
                 entry = read_lock(lockfile).get(url) or record(lockfile, LockEntry(url, key, size, sha, _now()))
                 if (entry.size, entry.sha256) != (size, sha):
@@ -284,8 +311,10 @@ def fetch(
         return dest
 
 
-def _reuse(url: str, dest: Path, *, lockfile: Path, key: str, expected_size: int | None) -> Path:
-    """Verify an existing `dest` against the lock file, without network access."""
+def _reuse(url: str, dest: Path, *, lockfile: Path, key: str, expected_size: int | None,
+           expected_sha256: str | None = None) -> Path:
+    """Verify an existing `dest` against the lock file (and the pinned sha256), without
+    network access."""
     entry = read_lock(lockfile).get(url)
     want = entry.size if entry is not None else expected_size
     have = dest.stat().st_size
@@ -297,6 +326,12 @@ def _reuse(url: str, dest: Path, *, lockfile: Path, key: str, expected_size: int
             f"moved aside to {bad.name}, run again to download it afresh"
         )
     size, sha = sha256_file(dest)
+    if expected_sha256 is not None and sha != expected_sha256:
+        bad = _move_aside(dest, dest)
+        raise DownloadError(
+            f"sha256 mismatch for existing {dest} ({key}, {url}): the config pins {expected_sha256}, "
+            f"got {sha}; moved aside to {bad.name}, run again to download it afresh"
+        )
     if entry is None:
         # A file placed there by hand (or before the lock existed): pin what we have.
         entry = record(lockfile, LockEntry(url, key, size, sha, _now()))
@@ -319,6 +354,66 @@ def _fsync_dir(path: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+# --------------------------------------------------------------------------- archives
+
+
+def extract(archive: str | os.PathLike, member: str, dest_dir: str | os.PathLike, *, name: str | None = None,
+            exclude: Iterable[str] = (), key: str = "") -> list[str]:
+    """Copy the archive members matching `member` into `dest_dir` under their base
+    names (or `name`); return the names. `member` is a path or a glob over the member
+    paths; one without a slash also matches a member's base name at any depth. Members
+    are streamed (flat memory, whatever their size); zip and tar (any compression)."""
+    archive, dest_dir = Path(archive), Path(dest_dir)
+    exclude = list(exclude)
+
+    def wanted(path: str) -> bool:
+        base = posixpath.basename(path)
+        found = fnmatch.fnmatchcase(path, member) or ("/" not in member and fnmatch.fnmatchcase(base, member))
+        return found and not any(fnmatch.fnmatchcase(base, ex) for ex in exclude)
+
+    written: list[str] = []
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                names = [info.filename for info in zf.infolist() if not info.is_dir()]
+                chosen = sorted(path for path in names if wanted(path))
+                _check_chosen(chosen, names, archive, member, name, key)
+                for path in chosen:
+                    with zf.open(path) as src:
+                        written.append(_copy_member(src, dest_dir, name or posixpath.basename(path)))
+        else:
+            with tarfile.open(archive, "r:*") as tf:
+                files = [m for m in tf.getmembers() if m.isfile()]
+                members = sorted((m for m in files if wanted(m.name)), key=lambda m: m.name)
+                _check_chosen([m.name for m in members], [m.name for m in files], archive, member, name, key)
+                for m in members:
+                    with tf.extractfile(m) as src:
+                        written.append(_copy_member(src, dest_dir, name or posixpath.basename(m.name)))
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError) as err:
+        raise DownloadError(f"{archive} ({key}): not a readable zip or tar archive: {err}") from None
+    return written
+
+
+def _check_chosen(chosen: list[str], names: list[str], archive: Path, member: str, name: str | None,
+                  key: str) -> None:
+    if not chosen:
+        suffix = posixpath.splitext(member)[1]
+        alike = sorted(n for n in names if suffix and n.endswith(suffix))[:5]
+        hint = f" (members ending in {suffix}: {', '.join(alike)})" if alike else ""
+        raise DownloadError(f"{archive} ({key}): no member matches {member!r}{hint}")
+    bases = [posixpath.basename(p) for p in chosen]
+    if len(set(bases)) != len(bases) or (name and len(chosen) > 1):
+        raise DownloadError(f"{archive} ({key}): {member!r} matches several members with the same file name "
+                            f"({', '.join(chosen[:5])})")
+
+
+def _copy_member(src: IO[bytes], dest_dir: Path, name: str) -> str:
+    with atomic_write(dest_dir / name, "wb") as dst:
+        shutil.copyfileobj(src, dst, CHUNK)
+    log.info("extracted %s", dest_dir / name)
+    return name
 
 
 # --------------------------------------------------------------------------- transfer

@@ -286,6 +286,65 @@ def test_expected_size_contradicting_the_lock(http_server, tmp_path):
         fetch(url, tmp_path / "f", lockfile=lock, key=KEY, expected_size=99, **FAST)
 
 
+def test_pinned_sha256_refuses_other_bytes_and_records_nothing(http_server, tmp_path):
+    data = blob(80_000)
+    url = http_server.serve("/model.pt", data)
+    lock, dest = tmp_path / "lock.tsv", tmp_path / "model.pt"
+    with pytest.raises(DownloadError, match=r"sha256 mismatch .* the config pins 0{64}, got " + sha(data)
+                       + r" \(80000 bytes\); moved aside to model\.pt\.bad-"):
+        fetch(url, dest, lockfile=lock, key=KEY, expected_sha256="0" * 64, **FAST)
+    assert not dest.exists() and read_lock(lock) == {}
+    assert [p.read_bytes() for p in tmp_path.glob("model.pt.bad-*")] == [data]
+    # the right pin: downloaded, recorded; upper-case hex is the same pin
+    fetch(url, dest, lockfile=lock, key=KEY, expected_sha256=sha(data).upper(), **FAST)
+    assert dest.read_bytes() == data and read_lock(lock)[url].sha256 == sha(data)
+
+
+def test_pinned_sha256_checks_an_existing_file_and_the_lock(http_server, tmp_path):
+    data = blob(1000)
+    url = http_server.serve("/d.txt", data)
+    lock, dest = tmp_path / "lock.tsv", tmp_path / "d.txt"
+    fetch(url, dest, lockfile=lock, key=KEY, **FAST)
+    with pytest.raises(DownloadError, match=r"pinned sha256 1{64} disagrees with .*lock.tsv, which records "
+                       + sha(data)):
+        fetch(url, dest, lockfile=lock, key=KEY, expected_sha256="1" * 64, **FAST)
+    lock.unlink()  # a file put there by hand, no lock entry: the pin still decides
+    with pytest.raises(DownloadError, match=r"sha256 mismatch for existing .*d\.txt .* the config pins 1{64}"):
+        fetch(url, dest, lockfile=lock, key=KEY, expected_sha256="1" * 64, **FAST)
+    assert not dest.exists() and len(list(tmp_path.glob("d.txt.bad-*"))) == 1
+
+
+def _tar(path: Path, members: dict[str, bytes]) -> Path:
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_extract_one_member_by_path_or_by_file_name_at_any_depth(tmp_path):
+    archive = _tar(tmp_path / "release.tar.gz", {"release/processed/spm/m.spm.model": b"spm",
+                                                 "release/processed/spm/m.spm.vocab": b"vocab",
+                                                 "release/README": b"read me"})
+    assert download.extract(archive, "m.spm.model", tmp_path / "a", name="spm.model") == ["spm.model"]
+    assert (tmp_path / "a" / "spm.model").read_bytes() == b"spm"
+    assert download.extract(archive, "release/processed/spm/m.spm.vocab", tmp_path / "b") == ["m.spm.vocab"]
+    with pytest.raises(DownloadError, match=r"release\.tar\.gz \(spm\.member\): no member matches 'x\.model' "
+                       r"\(members ending in \.model: release/processed/spm/m\.spm\.model\)"):
+        download.extract(archive, "x.model", tmp_path / "c", key="spm.member")
+    assert not (tmp_path / "c").exists()
+
+
+def test_extract_refuses_a_file_name_found_twice(tmp_path):
+    archive = _tar(tmp_path / "r.tar.gz", {"a/dict.txt": b"1", "b/dict.txt": b"2"})
+    with pytest.raises(DownloadError, match=r"'dict\.txt' matches several members .*\(a/dict\.txt, b/dict\.txt\)"):
+        download.extract(archive, "dict.txt", tmp_path / "out", name="dict.txt")
+
+
 def test_file_url(tmp_path):
     data = blob(70_000)
     archive = tmp_path / "pre downloaded" / "en.tar.gz"

@@ -11,22 +11,18 @@ once to {R}/downstream/raw/archives/ and shared by all languages that use them.
 from __future__ import annotations
 
 import copy
-import fnmatch
 import functools
 import json
 import logging
 import posixpath
-import shutil
-import tarfile
 import urllib.parse
-import zipfile
 from pathlib import Path
 from typing import Iterable
 
 import yaml
 
 from lmvsmt.config import REPO_ROOT, ConfigError
-from lmvsmt.download import DownloadError, fetch, sha256_file
+from lmvsmt.download import extract, fetch, sha256_file
 from lmvsmt.downstream.common import SPLITS
 from lmvsmt.downstream.formats import FORMATS
 from lmvsmt.io import atomic_write
@@ -169,47 +165,3 @@ def write_manifest(raw_dir: Path, task: str, lang: str, entry: dict, files: list
     return path
 
 
-def extract(archive: Path, member: str, dest_dir: Path, *, name: str | None = None,
-            exclude: Iterable[str] = (), key: str = "") -> list[str]:
-    """Copy the archive members matching `member` (a path or a glob over the member
-    paths) into `dest_dir` under their base names (or `name`); return the names."""
-    exclude = list(exclude)
-
-    def wanted(path: str) -> bool:
-        base = posixpath.basename(path)
-        return fnmatch.fnmatchcase(path, member) and not any(fnmatch.fnmatchcase(base, ex) for ex in exclude)
-
-    written: list[str] = []
-    try:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as zf:
-                chosen = sorted(info.filename for info in zf.infolist() if not info.is_dir() and wanted(info.filename))
-                _check_chosen(chosen, archive, member, name, key)
-                for path in chosen:
-                    with zf.open(path) as src:
-                        written.append(_copy(src, dest_dir, name or posixpath.basename(path)))
-        else:
-            with tarfile.open(archive, "r:*") as tf:
-                members = sorted((m for m in tf.getmembers() if m.isfile() and wanted(m.name)), key=lambda m: m.name)
-                _check_chosen([m.name for m in members], archive, member, name, key)
-                for m in members:
-                    with tf.extractfile(m) as src:
-                        written.append(_copy(src, dest_dir, name or posixpath.basename(m.name)))
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError) as err:
-        raise DownloadError(f"{archive} ({key}): not a readable zip or tar archive: {err}") from None
-    return written
-
-
-def _check_chosen(chosen: list[str], archive: Path, member: str, name: str | None, key: str) -> None:
-    if not chosen:
-        raise DownloadError(f"{archive} ({key}): no member matches {member!r}")
-    bases = [posixpath.basename(p) for p in chosen]
-    if len(set(bases)) != len(bases) or (name and len(chosen) > 1):
-        raise DownloadError(f"{archive} ({key}): {member!r} matches several members with the same file name")
-
-
-def _copy(src, dest_dir: Path, name: str) -> str:
-    with atomic_write(dest_dir / name, "wb") as dst:
-        shutil.copyfileobj(src, dst, 1 << 20)
-    log.info("extracted %s", dest_dir / name)
-    return name
