@@ -95,3 +95,14 @@ def rule_log(path: str | os.PathLike | None) -> Iterator[None]:
             os.dup2(saved[1], 2)
             os.close(saved[0])
             os.close(saved[1])
+
+
+@contextlib.contextmanager
+def one_line_errors(*errors: type[BaseException], logger: str = "lmvsmt") -> Iterator[None]:
+    """Turn the expected problems `errors` (bad data, a failed download, a bad config or
+    model) into one line, in the log and as the job's exit message, instead of a traceback."""
+    try:
+        yield
+    except errors as err:
+        logging.getLogger(logger).error("%s", err)
+        raise SystemExit(str(err)) from None
