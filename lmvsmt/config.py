@@ -139,7 +139,17 @@ def reference_rows(schema: dict | None = None, prefix: str = "") -> list[tuple[s
     for name, sub in schema.get("properties", {}).items():
         key = f"{prefix}.{name}" if prefix else name
         if "properties" in sub:
+            if "<" in key and "description" in sub:  # an entry's part: what it is, then its keys
+                rows.append((key, "object", "", " ".join(str(sub["description"]).split())))
             rows.extend(reference_rows(sub, key))
+            continue
+        each = sub.get("additionalProperties")
+        if isinstance(each, dict) and "properties" in each:
+            # A mapping from names (e.g. objectives) to one kind of entry: the mapping's
+            # own row, then the entry's keys under `<x-key>`.
+            rows.append((key, _allowed(sub), json.dumps(sub.get("default", {})),
+                         " ".join(str(sub.get("description", "")).split())))
+            rows.extend(reference_rows(each, f"{key}.<{sub.get('x-key', 'name')}>"))
             continue
         rows.append((key, _allowed(sub), "" if "default" not in sub else json.dumps(sub["default"]),
                      " ".join(str(sub.get("description", "")).split())))
