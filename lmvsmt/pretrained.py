@@ -1,40 +1,92 @@
 """The pretrained models as evaluation sees them: `load_model(objective, model_dir)`
 returns a torch module with `.dictionary`, `.hidden_size` and `.encode(tokens, lang)`.
-(Separate from lmvsmt.pretrain so that planning a training run needs no torch.)"""
+(Separate from lmvsmt.pretrain so that planning a training run needs no torch.)
+
+`import_model` brings a model trained elsewhere (config `pretrain.external`) into the
+same layout: it reads the checkpoint with a restricted unpickler, checks that its
+architecture and task are ones evaluation can read as the objective, that the
+dictionary matches the embedding and the SentencePiece model matches the dictionary,
+and writes the weights (optimizer state dropped), dictionary, SentencePiece model and
+a source.json describing the model.
+"""
 from __future__ import annotations
 
+import argparse
+import json
 import logging
+import os
+import pickle
+import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from lmvsmt import fairseq_compat
+from lmvsmt.external import ModelError
+from lmvsmt.io import atomic_write
 from lmvsmt.objectives import DOUBLE_STACK
+
+CHECKPOINT = "checkpoint_best.pt"
+DICTIONARY = "dict.txt"
+
+
+# --------------------------------------------------------------------------- loading
 
 
 def load_model(objective: str, model_dir) -> "PretrainedModel":
     """The pretrained model of `objective` in `model_dir` (checkpoint_best.pt + dict.txt),
-    in eval mode."""
+    in eval mode. A dictionary that does not fit the checkpoint's embedding raises ModelError."""
     fairseq_compat.check_numpy()
-    from fairseq import checkpoint_utils
+    from fairseq import checkpoint_utils, tasks
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 
     model_dir = Path(model_dir)
+    checkpoint = model_dir / CHECKPOINT
     # The dictionary comes from model_dir (the training data directory may be gone);
     # 2-MT reads one dictionary per language unless given a fixed one.
     overrides = {"data": str(model_dir)}
     if objective == "2-MT":
-        overrides["fixed_dictionary"] = str(model_dir / "dict.txt")
+        overrides["fixed_dictionary"] = str(model_dir / DICTIONARY)
     quiet = logging.getLogger("fairseq.models.masked_lm")  # it logs its whole config at INFO
     level = quiet.level
     quiet.setLevel(logging.WARNING)
     try:
         with fairseq_compat.full_checkpoint_loading():
+            state = checkpoint_utils.load_checkpoint_to_cpu(str(checkpoint), overrides)
+            cfg = convert_namespace_to_omegaconf(state["args"]) if state.get("args") is not None else state["cfg"]
+            task = tasks.setup_task(cfg.task, from_checkpoint=True)
+            _check_vocabulary(task.source_dictionary, state["model"], model_dir / DICTIONARY, checkpoint)
             models, _cfg, task = checkpoint_utils.load_model_ensemble_and_task(
-                [str(model_dir / "checkpoint_best.pt")], arg_overrides=overrides)
+                [str(checkpoint)], arg_overrides=overrides, task=task, state=state)
     finally:
         quiet.setLevel(level)
     return PretrainedModel(objective, models[0], task.source_dictionary).eval()
+
+
+def _embedding_rows(weights: dict, checkpoint: Path) -> int:
+    for name in sorted(weights):
+        if name.endswith("embed_tokens.weight"):
+            return int(weights[name].shape[0])
+    raise ModelError(f"{checkpoint}: no token embedding (*embed_tokens.weight) among the model weights")
+
+
+def _check_vocabulary(dictionary, weights: dict, dict_path: Path, checkpoint: Path) -> None:
+    """The task's dictionary (the file's entries, fairseq's 4 special symbols, and what
+    the task appends) must have exactly one row per token of the checkpoint's embedding."""
+    from fairseq.data import Dictionary
+
+    rows = _embedding_rows(weights, checkpoint)
+    if len(dictionary) == rows:
+        return
+    entries = len(Dictionary.load(str(dict_path))) - dictionary.nspecial
+    added = dictionary.symbols[dictionary.nspecial + entries:]
+    what = f" and the task's {', '.join(added)}" if added else ""
+    raise ModelError(f"{dict_path}: {entries} entries make {len(dictionary)} tokens with fairseq's "
+                     f"{dictionary.nspecial} special symbols{what}, but {checkpoint} embeds {rows}: "
+                     "not the dictionary this model was trained with")
 
 
 class PretrainedModel(nn.Module):
@@ -56,13 +108,20 @@ class PretrainedModel(nn.Module):
         self.causal = objective in ("CLM", "TLM")
         stack = model.decoder if self.causal else model.encoder
         embed = getattr(stack, "embed_tokens", None) or stack.sentence_encoder.embed_tokens
-        self.hidden_size = embed.embedding_dim
+        # A transformer_lm projects its last layer to decoder_output_dim when that differs.
+        self.hidden_size = getattr(stack, "output_embed_dim", None) or embed.embedding_dim
+
+    @property
+    def layers(self) -> int:
+        """Transformer layers of the evaluated stack."""
+        stack = self.model.decoder if self.causal else self.model.encoder
+        return len(getattr(stack, "layers", None) or stack.sentence_encoder.layers)
 
     def _prefix(self, lang: str) -> int:
         if self.objective == "2-MT":
-            index = self.dictionary.index(f"__{lang}__")
+            index = self.dictionary.index(language_token(lang))
             if index == self.dictionary.unk():
-                raise ValueError(f"2-MT model has no language token __{lang}__")
+                raise ValueError(f"2-MT model has no language token {language_token(lang)}")
             return index
         return self.dictionary.eos() if self.causal else self.dictionary.bos()
 
@@ -91,3 +150,200 @@ class PretrainedModel(nn.Module):
 
     def forward(self, tokens: torch.Tensor, lang: str) -> torch.Tensor:
         return self.encode(tokens, lang)
+
+
+def language_token(lang: str) -> str:
+    """The language token fairseq's multilingual translation task adds (`__en__`)."""
+    from lmvsmt.bpe import language_token as token
+
+    return token(lang)
+
+
+# --------------------------------------------------------------------------- models trained elsewhere
+
+
+def _families() -> dict:
+    """Per objective: the fairseq model classes evaluation reads as it (the authors'
+    bart_base/bart_large, transformer_lm*, legacy masked_lm; our MLM may be roberta),
+    the tasks whose framing PretrainedModel reproduces, and both in words."""
+    from fairseq.models.bart import BARTModel
+    from fairseq.models.masked_lm import MaskedLMModel
+    from fairseq.models.roberta import RobertaModel
+    from fairseq.models.transformer_lm import TransformerLanguageModel
+
+    causal = ((TransformerLanguageModel,), ("language_modeling",), "transformer_lm* on the language_modeling task")
+    return {
+        "2-LM": ((BARTModel,), ("denoising",), "BART (bart_base, bart_large) on the denoising task"),
+        "2-MT": ((BARTModel,), ("translation_multi_simple_epoch",),
+                 "BART (bart_base, bart_large) on the translation_multi_simple_epoch task"),
+        "CLM": causal,
+        "TLM": causal,
+        "MLM": ((MaskedLMModel, RobertaModel), ("masked_lm",), "masked_lm (legacy, BERT-like) or roberta on the "
+                                                               "masked_lm task"),
+    }
+
+
+# What a fairseq checkpoint holds besides tensors and plain Python values (fairseq 0.12
+# stores configs as dicts, and the model and task configs of legacy architectures such
+# as bart_base and masked_lm as argparse.Namespace); numpy scalars appear in older ones.
+def _safe_globals() -> list:
+    import numpy
+
+    return [argparse.Namespace, numpy.core.multiarray.scalar, numpy.dtype]
+
+
+def read_checkpoint(path: Path, trust_pickle: bool = False, key: str = "") -> dict:
+    """A checkpoint's contents, memory-mapped; unless `trust_pickle`, through torch's
+    restricted unpickler, which builds no object a fairseq checkpoint does not need.
+    `key`: the config entry of the model (named in errors)."""
+    path = Path(path)
+    where = f" ({key})" if key else ""
+
+    def load(mmap: bool) -> dict:
+        if trust_pickle:
+            return torch.load(path, map_location="cpu", weights_only=False, mmap=mmap)
+        with torch.serialization.safe_globals(_safe_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+
+    try:
+        try:
+            state = load(mmap=True)
+        except RuntimeError as err:
+            if "mmap" not in str(err):
+                raise
+            state = load(mmap=False)  # the pre-zip serialization cannot be memory-mapped
+    except pickle.UnpicklingError as err:
+        refused = re.search(r"GLOBAL (\S+)", str(err))
+        if refused is None:
+            detail = str(err).split("WeightsUnpickler error:", 1)[-1].strip()
+            raise ModelError(f"{path}{where}: not a readable torch checkpoint: {detail.splitlines()[0]}") from None
+        raise ModelError(f"{path}{where}: refused to unpickle {refused.group(1)}: a fairseq checkpoint needs only "
+                         "tensors, plain values and argparse.Namespace (if you trust this file, set "
+                         f"{key or 'pretrain.external.<objective>'}.trust_pickle: true)") from None
+    except (RuntimeError, EOFError, OSError) as err:
+        raise ModelError(f"{path}{where}: not a readable torch checkpoint: {_first_line(err)}") from None
+    if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
+        raise ModelError(f"{path}{where}: not a fairseq checkpoint (no 'model' weights)")
+    return state
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _field(node, name: str):
+    """A field of a checkpoint config section, stored as a dict or an argparse.Namespace."""
+    if node is None:
+        return None
+    return node.get(name) if isinstance(node, dict) else getattr(node, name, None)
+
+
+def describe_checkpoint(state: dict) -> tuple[str | None, str | None]:
+    """(architecture, task) named in a checkpoint's config (`cfg`, or `args` of older ones)."""
+    cfg = state.get("cfg")
+    if cfg is not None:
+        model, task = _field(cfg, "model"), _field(cfg, "task")
+        return (_field(model, "_name") or _field(model, "arch"), _field(task, "_name") or _field(task, "task"))
+    args = state.get("args")
+    return _field(args, "arch"), _field(args, "task")
+
+
+def check_architecture(objective: str, state: dict, path: Path) -> tuple[str, str]:
+    """The checkpoint's (architecture, task), if evaluation can read it as `objective`."""
+    from fairseq.models import ARCH_MODEL_REGISTRY
+
+    arch, task = describe_checkpoint(state)
+    classes, task_names, words = _families()[objective]
+    if arch is None or task is None:
+        raise ModelError(f"{path}: no architecture or task in its config: not a fairseq checkpoint")
+    model_class = ARCH_MODEL_REGISTRY.get(arch)
+    if model_class is None or not issubclass(model_class, classes):
+        kind = "not a fairseq 0.12 architecture" if model_class is None else model_class.__name__
+        raise ModelError(f"{path}: architecture {arch} ({kind}) cannot be evaluated as {objective}, "
+                         f"which needs {words}")
+    if task not in task_names:
+        raise ModelError(f"{path}: task {task} cannot be evaluated as {objective}, which needs {words}")
+    return arch, task
+
+
+def _strip(state: dict) -> dict:
+    """What evaluation needs of a checkpoint: the optimizer state is dropped."""
+    state = dict(state)
+    state["last_optimizer_state"] = None
+    return state
+
+
+def check_subwords(spm_path: Path, dictionary, dict_path: Path, min_share: float = 0.9) -> None:
+    """The dictionary's entries must be pieces of the SentencePiece model (most of them:
+    a dictionary built from encoded text may hold control tokens and padding entries)."""
+    import sentencepiece
+
+    try:
+        processor = sentencepiece.SentencePieceProcessor(model_file=str(spm_path))
+    except (RuntimeError, OSError) as err:
+        raise ModelError(f"{spm_path}: not a SentencePiece model ({_first_line(err)})") from None
+    entries = [s for s in dictionary.symbols[dictionary.nspecial:]
+               if not s.startswith("madeupword") and not (s.startswith("__") and s.endswith("__")) and s != "<mask>"]
+    unk = processor.unk_id()
+    known = sum(processor.piece_to_id(s) != unk for s in entries)
+    if entries and known < min_share * len(entries):
+        raise ModelError(f"{spm_path}: only {known} of the {len(entries)} entries of {dict_path} are pieces of this "
+                         "SentencePiece model: not the model its dictionary was made with")
+
+
+def import_model(objective: str, checkpoint, dictionary, spm_model, outputs: dict, *, languages,
+                 trust_pickle: bool = False, source: str = "", origins: dict | None = None,
+                 key: str = "") -> dict:
+    """Check a model trained elsewhere and write `outputs` (model, dict, spm, source:
+    paths); return the source.json record. `origins` maps checkpoint/dictionary/spm to
+    where each came from (URL or path), recorded with the files' sha256."""
+    from lmvsmt.download import sha256_file
+
+    checkpoint, dictionary, spm_model = Path(checkpoint), Path(dictionary), Path(spm_model)
+    state = read_checkpoint(checkpoint, trust_pickle, key=key)
+    arch, task = check_architecture(objective, state, checkpoint)
+    out_dir = Path(outputs["model"]).parent
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".import-", dir=out_dir) as tmp:
+        staged = Path(tmp)
+        torch.save(_strip(state), staged / CHECKPOINT)
+        del state
+        shutil.copyfile(dictionary, staged / DICTIONARY)
+        shutil.copyfile(spm_model, staged / "spm.model")
+        # The evaluation loader itself, on the imported files: whatever evaluation will
+        # meet (a dictionary that does not fit, missing weights) is met here.
+        try:
+            model = load_model(objective, staged)
+        except ModelError as err:
+            raise ModelError(str(err).replace(str(staged / DICTIONARY), str(dictionary))
+                             .replace(str(staged / CHECKPOINT), str(checkpoint))) from None
+        except (RuntimeError, KeyError, ValueError) as err:
+            raise ModelError(f"{checkpoint}: fairseq cannot build {arch} from it: {_first_line(err)}") from None
+        check_subwords(spm_model, model.dictionary, dictionary)
+        if objective == "2-MT":
+            missing = [language_token(lang) for lang in languages
+                       if model.dictionary.index(language_token(lang)) == model.dictionary.unk()]
+            if missing:
+                raise ModelError(f"{checkpoint}: the 2-MT model has no language token {', '.join(missing)} "
+                                 "(its lang_pairs do not cover the configured languages)")
+        record = {
+            "objective": objective,
+            "source": source or str(checkpoint),
+            "architecture": arch,
+            "task": task,
+            "hidden_size": model.hidden_size,
+            "layers": model.layers,
+            "vocabulary": len(model.dictionary),
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "files": {},
+        }
+        for role, path in (("checkpoint", checkpoint), ("dictionary", dictionary), ("spm", spm_model)):
+            size, sha = sha256_file(path)
+            record["files"][role] = {"from": (origins or {}).get(role, str(path)), "size": size, "sha256": sha}
+        for name, staged_name in (("model", CHECKPOINT), ("dict", DICTIONARY), ("spm", "spm.model")):
+            os.replace(staged / staged_name, outputs[name])
+    with atomic_write(outputs["source"]) as fh:
+        json.dump(record, fh, indent=1)
+        fh.write("\n")
+    return record
