@@ -15,6 +15,7 @@ include: "rules/common.smk"
 include: "rules/corpus.smk"
 include: "rules/bpe.smk"
 include: "rules/pretrain.smk"
+include: "rules/external.smk"
 include: "rules/downstream.smk"
 include: "rules/evaluate.smk"
 # The tables stage reads every other stage's outputs: keep it the last include.

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from lmvsmt import external
 from lmvsmt.io import atomic_write
 from lmvsmt.results import read_result
 
@@ -102,9 +103,15 @@ def result_tables_for(config: dict) -> list[str]:
             if spec.mode in modes and table_groups(spec, config["objectives"])]
 
 
+def stats_tables_for(config: dict) -> list[str]:
+    """Statistics tables of the configuration: Table 6 describes our pretraining corpora,
+    which only objectives this workflow trains use."""
+    return [n for n in STATS_TABLES if n != "table6" or external.trained_objectives(config)]
+
+
 def tables_for(config: dict) -> list[str]:
     """Every table of the configuration, in the paper's numbering order."""
-    return sorted(result_tables_for(config) + list(STATS_TABLES), key=lambda n: int(n[5:]))
+    return sorted(result_tables_for(config) + stats_tables_for(config), key=lambda n: int(n[5:]))
 
 
 def check_result_table(name: str, config: dict) -> ResultTableSpec:
@@ -151,7 +158,7 @@ def stage_targets(config: dict) -> list[str]:
     return ([f"{tables_dir}/{n}.{ext}" for ext in ("tex", "csv", "md") for n in names]
             + [f"{tables_dir}/tables.{ext}" for ext in ("tex", "md", "pdf")]
             + [f"{plots_dir}/{mode}/{task}.png" for mode in config["evaluation"]["modes"] for task in config["tasks"]]
-            + [f"{plots_dir}/pretraining_loss.png"])
+            + ([f"{plots_dir}/pretraining_loss.png"] if external.trained_objectives(config) else []))
 
 
 # --------------------------------------------------------------------------- result files
@@ -311,11 +318,13 @@ def _seed_words(seeds: Sequence[int]) -> str:
 
 def build_result_table(name: str, records: Iterable[dict], *, objectives: Sequence[str], tasks: Sequence[str],
                        languages: Sequence[str], seeds: Sequence[int], decimals: int = 2, ddof: int = 1,
-                       bold_scope: str = "architecture") -> Table:
+                       bold_scope: str = "architecture", sources: Sequence[tuple[Sequence[str], str]] = ()) -> Table:
     """Result table `name` (table1..4, 8, 9) from result records.
 
     Bold: the best mean (compared as displayed, ties all bold) per task x language
     within each objective group; a group with fewer than two scored models has no bold.
+    `sources`: (objectives, where their models come from) for the caption
+    (lmvsmt.external.caption_sources), when some were trained elsewhere.
     """
     spec = RESULT_TABLES[name]
     groups = table_groups(spec, objectives, bold_scope)
@@ -371,6 +380,10 @@ def build_result_table(name: str, records: Iterable[dict], *, objectives: Sequen
     if any_single:
         caption += "; no standard deviation is shown where a single seed is available"
     caption += "."
+    if sources:
+        origins = [f"{', '.join(names)} " + (text if text == external.TRAINED_HERE else f"from {tex_escape(text)}")
+                   for names, text in sources]
+        caption += f" Models: {'; '.join(origins)}."
     return Table(name, caption, ["Task", "Model"] + [lang.upper() for lang in languages], blocks, "result",
                  "ll" + "c" * len(languages), True, decimals, csv_rows,
                  ["table", "metric", "mode", "task", "objective", "language", "n_seeds", "mean", "sd", "best"])
@@ -617,7 +630,8 @@ def render_available(config: dict, out_dir: str | os.PathLike, pdf: bool = True)
             table = build_result_table(name, records, objectives=table_objectives(name, config),
                                        tasks=config["tasks"], languages=config["languages"],
                                        seeds=config["evaluation"]["seeds"], decimals=cfg["decimals"],
-                                       ddof=cfg["sd_ddof"], bold_scope=cfg["bold_scope"])
+                                       ddof=cfg["sd_ddof"], bold_scope=cfg["bold_scope"],
+                                       sources=external.caption_sources(config, table_objectives(name, config)))
         else:
             stats = results / "stats" / f"{name}.tsv"
             if not stats.exists():

@@ -8,8 +8,9 @@ BPE = config["bpe"]
 BPE_CORPORA = config["corpus"]["corpora"]
 BPE_DIR = f"{RESULTS}/bpe"
 DATA_BIN = f"{RESULTS}/data-bin"
-# Datasets the configured objectives train on (documents serve CLM, MLM and 2-LM).
-BPE_DATASETS = sorted({lmvsmt_binarize.OBJECTIVE_DATASETS[o] for o in OBJECTIVES})
+# Datasets the objectives this workflow trains train on (documents serve CLM, MLM and
+# 2-LM); a model trained elsewhere brings its own subword model and dictionary.
+BPE_DATASETS = sorted({lmvsmt_binarize.OBJECTIVE_DATASETS[o] for o in TRAINED})
 # Files of each dataset directory besides tokens.tsv.
 BPE_DATASET_FILES = {
     dataset: [
@@ -108,7 +109,7 @@ rule bpe_tokens:
         f"{RESULTS}/stats/tokens.tsv",
     params:
         datasets=BPE_DATASETS,
-        objectives=OBJECTIVES,
+        objectives=TRAINED,
     log:
         logpath("bpe_tokens"),
     benchmark:
@@ -119,4 +120,5 @@ rule bpe_tokens:
         "../workflow/scripts/bpe_tokens.py"
 
 
-FINAL_TARGETS.append(lambda: BPE_TARGETS)
+if TRAINED:
+    FINAL_TARGETS.append(lambda: BPE_TARGETS)

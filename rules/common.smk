@@ -1,7 +1,9 @@
 # Shared helpers: config validation, paths, target lists and resources.
+import re
 import sys
 
 from lmvsmt import config as lmvsmt_config
+from lmvsmt import external as lmvsmt_external
 
 _config_sources = [str(f) for f in workflow.configfiles]
 if workflow.config_settings.config:
@@ -17,6 +19,20 @@ LANGUAGES = config["languages"]
 OBJECTIVES = config["objectives"]
 TASKS = config["tasks"]
 ENV = "../envs/lmvsmt.yaml"
+
+# Objectives evaluated from a model trained elsewhere (pretrain.external) need no
+# corpus, BPE or pretraining of ours; TRAINED are the ones this workflow pretrains.
+try:
+    lmvsmt_external.check(config)
+except lmvsmt_config.ConfigError as exc:
+    sys.exit(str(exc))
+EXTERNAL = lmvsmt_external.models(config)
+TRAINED = lmvsmt_external.trained_objectives(config)
+
+
+def one_of(names):
+    """A wildcard constraint matching exactly `names` (nothing when empty)."""
+    return "|".join(re.escape(n) for n in names) or "(?!)"
 
 # Each stage module appends a function returning its final outputs; `rule all`
 # asks for all of them.
@@ -74,6 +90,11 @@ def per_job(pattern, **fixed):
     `fixed` values, other wildcards kept."""
     spread = {"language": {}, "task": {"lang": LANGUAGES}, "objective": {"task": TASKS, "lang": LANGUAGES}}
     return expand(pattern, **spread[SCOPE], **fixed, allow_missing=True)
+
+
+def subword_model(wc):
+    """The SentencePiece model an objective's downstream text is encoded with."""
+    return lmvsmt_external.subword_model(RESULTS, config, wc.objective)
 
 
 def task_data(wc):

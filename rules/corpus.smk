@@ -114,4 +114,6 @@ rule corpus_table6:
         "../workflow/scripts/corpus_table6.py"
 
 
-FINAL_TARGETS.append(lambda: lmvsmt_corpus.stage_targets(RESULTS, CORPORA, LANGUAGES))
+# Only objectives this workflow trains need the corpora (not models trained elsewhere).
+if TRAINED:
+    FINAL_TARGETS.append(lambda: lmvsmt_corpus.stage_targets(RESULTS, CORPORA, LANGUAGES))

@@ -1,7 +1,6 @@
 # Downstream datasets (SA, NER, POS, NLI) per language: raw sources in their own
 # formats (downloaded, or written by the demo world) -> one common format -> Table 7.
 import json
-import re
 import sys
 
 from lmvsmt.config import ConfigError
@@ -30,7 +29,7 @@ if DS["source"] == "real":
         output:
             f"{DS_RAW}/archives/{{archive}}",
         wildcard_constraints:
-            archive="|".join(re.escape(a) for a in DS_ARCHIVES) or "(?!)",
+            archive=one_of(DS_ARCHIVES),
         params:
             url=lambda wildcards: DS_ARCHIVES[wildcards.archive],
             lockfile=DS_LOCK,

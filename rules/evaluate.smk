@@ -4,7 +4,7 @@
 rule features:
     input:
         model=f"{MODEL_DIR}/checkpoint_best.pt",
-        spm=f"{RESULTS}/bpe/spm.model",
+        spm=subword_model,
         data=task_data,
     output:
         per_job(FEATURES),
@@ -50,7 +50,7 @@ rule probe:
 rule finetune:
     input:
         model=f"{MODEL_DIR}/checkpoint_best.pt",
-        spm=f"{RESULTS}/bpe/spm.model",
+        spm=subword_model,
         data=task_data,
     output:
         per_job(RESULT, mode="finetune", seed=SEEDS),

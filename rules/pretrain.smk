@@ -14,7 +14,8 @@ PRETRAIN_OUT = f"{RESULTS}/pretrain/{{objective}}"
 PRETRAIN_WORK = f"{RESULTS}/work/pretrain"
 
 try:
-    PRETRAIN_COMMANDS = lmvsmt_pretrain.planned_commands(config, PRETRAIN_WORK)
+    # Only objectives without an external model (pretrain.external) are trained.
+    PRETRAIN_COMMANDS = lmvsmt_pretrain.planned_commands({**config, "objectives": TRAINED}, PRETRAIN_WORK)
 except lmvsmt_config_errors.ConfigError as exc:
     sys.exit(str(exc))  # one line, before any job runs
 
@@ -29,6 +30,8 @@ if PRETRAIN["launcher"] == "slurm":
 rule pretrain:
     input:
         lambda wc: lmvsmt_pretrain.input_files(RESULTS, wc.objective, LANGUAGES),
+    wildcard_constraints:
+        objective=one_of(TRAINED),
     output:
         model=f"{PRETRAIN_OUT}/checkpoint_best.pt",
         dict=f"{PRETRAIN_OUT}/dict.txt",
@@ -63,5 +66,5 @@ rule pretrain:
 
 
 FINAL_TARGETS.append(
-    lambda: [f for o in OBJECTIVES for f in lmvsmt_pretrain.output_files(RESULTS, o)]
+    lambda: [f for o in TRAINED for f in lmvsmt_pretrain.output_files(RESULTS, o)]
 )

@@ -41,6 +41,10 @@ rule result_table:
         decimals=TABLES_CFG["decimals"],
         ddof=TABLES_CFG["sd_ddof"],
         bold_scope=TABLES_CFG["bold_scope"],
+        # where each shown model comes from, when some were trained elsewhere
+        sources=lambda wildcards: lmvsmt_external.caption_sources(
+            config, lmvsmt_tables.table_objectives(wildcards.table, config)
+        ),
     log:
         logpath("result_table", "{table}"),
     benchmark:
@@ -160,12 +164,10 @@ rule task_plot:
         "../workflow/scripts/task_plot.py"
 
 
+# Pretraining loss curves of the objectives this workflow trained.
 rule loss_plot:
     input:
-        [
-            lmvsmt_tables.TRAIN_LOG.format(results=RESULTS, objective=o)
-            for o in OBJECTIVES
-        ],
+        [lmvsmt_tables.TRAIN_LOG.format(results=RESULTS, objective=o) for o in TRAINED],
     output:
         report(
             f"{PLOTS_DIR}/pretraining_loss.png",
@@ -174,7 +176,7 @@ rule loss_plot:
             labels={"figure": "loss curves"},
         ),
     params:
-        objectives=OBJECTIVES,
+        objectives=TRAINED,
         dpi=TABLES_CFG["plot_dpi"],
     log:
         logpath("loss_plot"),

@@ -1,0 +1,6 @@
+"""Take one file of a model trained elsewhere out of its archive."""
+from lmvsmt import external
+from lmvsmt.io import rule_log
+
+with rule_log(snakemake.log[0]), external.one_line_errors():
+    external.unpack(snakemake.params.entry, snakemake.input[0], snakemake.output[0])
