@@ -18,7 +18,7 @@ def _yaml(name):
     return yaml.safe_load((ROOT / "config" / name).read_text())
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "paper.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "paper.yaml", "released.yaml"])
 def test_shipped_configs_validate(name):
     cfg.load(ROOT / "config" / name)
 
