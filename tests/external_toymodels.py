@@ -11,8 +11,11 @@
                            (real counts, padded with madeupword entries); the TLM text is
                            "sentence <lang> translation" with the bare language code as
                            control token, as in their tlm/dict.txt
-  */checkpoint_best.pt     fairseq-train with their scripts' flags at tiny sizes, the
-                           model weights then stored in fp16 as their --fp16 runs store them
+  */checkpoint_best.pt     fairseq-train with their scripts' flags at tiny sizes: weights,
+                           Adam's state and the config as fairseq writes them (it saves
+                           fp16 weights as fp32, so a CPU run writes what their --fp16
+                           runs wrote: the released CLM's 1,682,655,095 bytes are its
+                           140.2M parameters and Adam's two moments in fp32)
 
 Their flags are kept except what a CPU cannot run or a tiny model must change: sizes
 (bart_base overridden to 1+1 layers of width 32, transformer_lm and masked_lm to 2
@@ -152,7 +155,6 @@ def _run(argv: list[str]) -> None:
 
 def make(out: Path) -> dict:
     import sentencepiece as spm
-    import torch
 
     from lmvsmt import fairseq_compat
 
@@ -202,9 +204,6 @@ def make(out: Path) -> dict:
         _run(tiny_argv(model, data / model, save))
         fairseq_compat.reset_process_state()
         checkpoint = save / "checkpoint_best.pt"
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        state["model"] = {k: v.half() if v.is_floating_point() else v for k, v in state["model"].items()}
-        torch.save(state, checkpoint)
         dictionary = data / model / ("dict.en.txt" if model == "bart-mt" else "dict.txt")
         paths[model] = {"checkpoint": str(checkpoint), "dictionary": str(dictionary)}
     (out / "paths.json").write_text(json.dumps(paths, indent=1))

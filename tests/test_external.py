@@ -221,6 +221,30 @@ def test_a_checkpoint_of_another_architecture_is_refused(toy, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("objective, arch, task, accepted", [
+    ("2-LM", "bart_large", "denoising", True),
+    ("2-MT", "bart_base", "translation_multi_simple_epoch", True),
+    ("TLM", "transformer_lm_gpt", "language_modeling", True),
+    ("MLM", "roberta_base", "masked_lm", True),
+    ("MLM", "bert_base", "masked_lm", True),  # the legacy masked_lm model's BERT preset
+    ("2-LM", "transformer", "denoising", False),
+    ("CLM", "lstm_lm", "language_modeling", False),
+    ("2-MT", "mbart_large", "denoising", False),
+])
+def test_architectures_and_tasks_read_as_each_objective(objective, arch, task, accepted):
+    from argparse import Namespace
+
+    from lmvsmt import pretrained
+
+    state = {"cfg": {"model": Namespace(_name=arch, arch=arch), "task": {"_name": task}}, "model": {}}
+    if accepted:
+        assert pretrained.check_architecture(objective, state, Path("c.pt")) == (arch, task)
+    else:
+        with pytest.raises(external.ModelError, match=rf"^c\.pt: (architecture {arch}|task {task}) .*cannot be "
+                           rf"evaluated as {objective}, which needs"):
+            pretrained.check_architecture(objective, state, Path("c.pt"))
+
+
 def test_a_checkpoint_holding_foreign_objects_is_not_unpickled(tmp_path):
     """A pickle that would call a function when loaded is refused unread."""
     import torch
