@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from lmvsmt import monitoring, pretrain, tables
+from lmvsmt import external, monitoring, pretrain, tables
 from lmvsmt.config import ConfigError, load
 
 # Slurm states (sacct/squeue) grouped as the status shows them.
@@ -444,8 +444,9 @@ def collect(config: dict, workdir: Path = Path("."), now: float | None = None) -
     running = locked and bool(snakemake_processes(workdir))
     problems: list[str] = []
     incomplete = incomplete_outputs(workdir)
+    # models trained elsewhere (pretrain.external) have no pretraining to follow
     pre = [pretraining_status(config, o, results, workdir, smk, running, incomplete, now)
-           for o in config["objectives"]]
+           for o in external.trained_objectives(config)]
     failed, active = [], []
     if smk is not None:
         for job in smk.jobs.values():

@@ -174,6 +174,15 @@ def test_external_models_produce_result_files_and_tables_naming_their_source(eva
     assert r"2-LM from toy bart-lm (authors' flags)" in (results / "tables" / "table1.tex").read_text()
 
 
+def test_status_follows_no_pretraining_of_external_models(evaluated):
+    proc = subprocess.run([sys.executable, "-m", "lmvsmt.status", "--configfile", str(evaluated["configfile"]),
+                           "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["pretraining"] == []
+    assert {o: v["present"] for o, v in report["evaluation"]["probe"].items()} == {o: 2 for o in OBJECTIVES}
+
+
 # --------------------------------------------------------------------------- refusals
 
 
