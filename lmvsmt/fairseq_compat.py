@@ -37,6 +37,15 @@ calls fairseq as documented and a future fairseq only needs this module changed.
   are intact, right after training. fairseq's BufferedIterator thread
   (--data-buffer-size) would hold the training loader where it cannot be reached; with
   workers the loader prefetches by itself, so `loader_flags` turns that buffer off.
+- The denoising task (2-LM) draws its noise (span lengths, masked positions, random
+  tokens) from torch's global generator, which the threads of a process share, while
+  its numpy_seed only seeds numpy. Without loader workers, fairseq's BufferedIterator
+  threads (one for training, one for validation) build batches while the main thread
+  reseeds that generator every update and draws dropout masks from it: which thread
+  draws which numbers depends on thread scheduling, and two runs with the same seed
+  differed from the first update. `loader_flags` turns the buffer off for such tasks,
+  so the noise is drawn in the main thread between updates, always in the same order
+  (loader workers draw it from their own generators, seeded from the main one).
 - fairseq imports a --user-dir plugin by its directory name after putting the
   directory's parent first on sys.path. lmvsmt's plugin is a subpackage, whose parent
   lmvsmt/ holds modules (io, config, tables, ...) that would then shadow top-level
@@ -170,10 +179,15 @@ def shut_down_data_loaders(keep=()) -> int:
     return stopped
 
 
-def loader_flags(num_workers) -> list[str]:
-    """Flags for `num_workers` data-loader workers (an int, or a value the job chooses):
-    no background buffer thread beside worker processes (see the module docstring)."""
-    return [] if num_workers == 0 else ["--data-buffer-size", "0"]
+# fairseq tasks whose datasets draw random numbers from torch's global generator
+GLOBAL_RNG_TASKS = ("denoising",)
+
+
+def loader_flags(num_workers, task: str) -> list[str]:
+    """Flags for `num_workers` data-loader workers (an int, or a value the job chooses)
+    of fairseq task `task`: no background buffer thread beside worker processes, nor
+    for a task whose batches draw from torch's global generator (see the module docstring)."""
+    return [] if num_workers == 0 and task not in GLOBAL_RNG_TASKS else ["--data-buffer-size", "0"]
 
 
 def check_argv(argv: Sequence[str]) -> None:

@@ -353,6 +353,7 @@ def build(objective: str, config: dict, data_dir: str, save_dir: str, world_size
     if hp.get("max_tokens"):
         argv += _flag("max-tokens", hp["max_tokens"])
     workers = AUTO if pcfg["num_workers"] == "auto" else pcfg["num_workers"]
+    task = argv[argv.index("--task") + 1]
     argv += [*_flag("max-update", pcfg["max_update"]), *_flag("seed", pcfg["seed"]),
              *_flag("save-dir", save_dir),
              *_flag("save-interval-updates", pcfg["save_interval_updates"]),
@@ -362,7 +363,7 @@ def build(objective: str, config: dict, data_dir: str, save_dir: str, world_size
              "--no-epoch-checkpoints", *_flag("save-interval", _NEVER), *_flag("validate-interval", _NEVER),
              "--skip-invalid-size-inputs-valid-test",
              "--no-progress-bar", "--log-format", "json", *_flag("log-interval", pcfg["log_interval"]),
-             *_flag("num-workers", workers), *fairseq_compat.loader_flags(workers),
+             *_flag("num-workers", workers), *fairseq_compat.loader_flags(workers, task),
              *_flag("distributed-world-size", world_size), *_flag("ddp-backend", hp["ddp_backend"])]
     argv += _precision(objective, hp, pcfg, gpu, chosen, notes)
     if not gpu and world_size > 1:
