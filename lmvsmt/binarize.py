@@ -41,7 +41,7 @@ from lmvsmt.bpe import (
     read_blocks,
     read_lines,
 )
-from lmvsmt.io import atomic_write
+from lmvsmt.io import atomic_write, open_text
 
 logger = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ def write_token_stats(dataset_counts: dict[str, str | os.PathLike], objectives: 
         out.write("objective\t" + "\t".join(TOKEN_COLUMNS) + "\n")
         for objective in objectives:
             dataset = OBJECTIVE_DATASETS[objective]
-            with open(dataset_counts[dataset], encoding="utf-8") as fh:
+            with open_text(dataset_counts[dataset]) as fh:
                 next(fh)  # header
                 for line in fh:
                     out.write(f"{objective}\t{line}")

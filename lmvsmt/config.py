@@ -16,6 +16,8 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 
+from lmvsmt.io import open_text
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = REPO_ROOT / "workflow" / "schemas"
 SCHEMA_FILE = SCHEMA_DIR / "config.schema.yaml"
@@ -115,7 +117,7 @@ def load(path: str | Path) -> dict:
     """Read a YAML config file and validate it (used by tools and tests)."""
     path = Path(path)
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open_text(path) as fh:
             config = yaml.safe_load(fh) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

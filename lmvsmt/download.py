@@ -55,7 +55,7 @@ from typing import IO, Iterable, Iterator
 
 from tqdm import tqdm
 
-from lmvsmt.io import atomic_write
+from lmvsmt.io import atomic_write, move_aside, read_text
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def read_lock(lockfile: str | os.PathLike) -> dict[str, LockEntry]:
     """Entries of a lock file by URL; a missing or empty file has none."""
     lockfile = Path(lockfile)
     try:
-        text = lockfile.read_text(encoding="utf-8")
+        text = read_text(lockfile)
     except FileNotFoundError:
         return {}
     lines = text.splitlines()
@@ -197,14 +197,7 @@ def _now() -> str:
 
 def _move_aside(path: Path, dest: Path) -> Path:
     """Rename a file that failed verification to `dest.bad-<UTC time>` (never deleted)."""
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    bad = dest.with_name(f"{dest.name}.bad-{stamp}")
-    n = 0
-    while bad.exists():
-        n += 1
-        bad = dest.with_name(f"{dest.name}.bad-{stamp}-{n}")
-    os.replace(path, bad)
-    return bad
+    return move_aside(path, "bad", like=dest)
 
 
 # --------------------------------------------------------------------------- public API
@@ -309,6 +302,13 @@ def fetch(
                             meta.unlink(missing_ok=True)
         log.info("downloaded %s -> %s (%d bytes, sha256 %s)", url, dest, size, sha)
         return dest
+
+
+def verify(url: str, dest: str | os.PathLike, *, lockfile: str | os.PathLike, key: str) -> Path:
+    """Check a file downloaded earlier against the lock file before it is used (no
+    network access): a file whose size or sha256 changed is moved aside and the
+    DownloadError says to run again, which downloads it afresh."""
+    return _reuse(url, Path(dest), lockfile=Path(lockfile), key=key, expected_size=None)
 
 
 def _reuse(url: str, dest: Path, *, lockfile: Path, key: str, expected_size: int | None,

@@ -12,7 +12,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on cluster nodes
 import matplotlib.pyplot as plt  # noqa: E402
 
-from lmvsmt.io import atomic_path  # noqa: E402
+from lmvsmt.io import atomic_path, open_text  # noqa: E402
 from lmvsmt.tables import ALL_OBJECTIVES, METRIC_WORDS, MODE_WORDS, TableError, collect_cells  # noqa: E402
 
 # One colour per objective in every figure (double-stack blues, single-stack warm).
@@ -67,7 +67,7 @@ def read_train_log(path: str | os.PathLike) -> list[dict]:
     """JSON lines of a pretraining log (update, train_loss, valid_loss, ...)."""
     path = Path(path)
     entries = []
-    with open(path, encoding="utf-8") as fh:
+    with open_text(path) as fh:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
                 continue

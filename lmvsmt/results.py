@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 from lmvsmt.config import REPO_ROOT, section_hash
-from lmvsmt.io import atomic_write
+from lmvsmt.io import atomic_write, read_json
 
 # The config sections an evaluation result depends on.
 RESULT_SECTIONS = ("languages", "corpus", "demo", "bpe", "pretrain", "downstream", "evaluation")
@@ -47,5 +47,4 @@ def write_result(path: str | Path, record: dict) -> None:
 
 
 def read_result(path: str | Path) -> dict:
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+    return read_json(path)

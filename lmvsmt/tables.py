@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from lmvsmt import external
-from lmvsmt.io import atomic_write
+from lmvsmt.io import atomic_write, open_text
 from lmvsmt.results import read_result
 
 log = logging.getLogger(__name__)
@@ -396,7 +396,7 @@ def read_tsv(path: str | os.PathLike, columns: Sequence[str], int_columns: Seque
     """Read a statistics TSV with exactly `columns` as header; integers checked, and
     total = train + valid + test on every row (a table must add up)."""
     path = Path(path)
-    with open(path, encoding="utf-8", newline="") as fh:
+    with open_text(path, newline="") as fh:
         lines = fh.read().splitlines()
     if not lines or lines[0].split("\t") != list(columns):
         got = lines[0].split("\t") if lines else []

@@ -7,10 +7,11 @@ between sentences). Token tasks are labelled on the first sub-word of each word.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
+
+from lmvsmt.io import open_text, read_json
 
 # How many texts one example has (0 = a token-level task).
 TASK_TEXTS = {"SA": 1, "NLI": 2, "NER": 0, "POS": 0}
@@ -54,7 +55,7 @@ def read_split(path: str | Path, task: str) -> list[Example]:
 
 def _read_tsv(path: Path, n_texts: int) -> list[Example]:
     out = []
-    with open(path, encoding="utf-8") as fh:
+    with open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
             line = line.rstrip("\n")
             if not line:
@@ -68,7 +69,7 @@ def _read_tsv(path: Path, n_texts: int) -> list[Example]:
 
 def _read_conll(path: Path) -> list[Example]:
     out, words, labels = [], [], []
-    with open(path, encoding="utf-8") as fh:
+    with open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
             line = line.rstrip("\n")
             if not line:
@@ -92,7 +93,7 @@ def label_set(train: Sequence[Example], data_dir: str | Path | None = None) -> l
     or, without meta.json, the labels of the training split."""
     meta = Path(data_dir) / "meta.json" if data_dir is not None else None
     if meta is not None and meta.exists():
-        return sorted(json.loads(meta.read_text(encoding="utf-8"))["labels_observed"])
+        return sorted(read_json(meta)["labels_observed"])
     return sorted({label for ex in train for label in ex.labels})
 
 

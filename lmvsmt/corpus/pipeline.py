@@ -28,7 +28,7 @@ from lmvsmt import allocation as alloc
 from lmvsmt.corpus.documents import MalformedDocument, check_well_formed, read_bytes, sentences
 from lmvsmt.corpus.formats import LAYOUTS, Layout
 from lmvsmt.corpus.links import BadGroup, LinkGroup, iter_link_groups
-from lmvsmt.io import atomic_write
+from lmvsmt.io import atomic_write, open_text
 
 log = logging.getLogger(__name__)
 
@@ -396,7 +396,7 @@ def write_table6(stats_files: dict[str, Path], out: Path) -> None:
         fh.write("corpus\ttrain\tvalid\ttest\ttotal\n")
         for corpus, path in stats_files.items():
             values = {}
-            with open(path, encoding="utf-8") as stats:
+            with open_text(path) as stats:
                 next(stats)
                 for line in stats:
                     metric, scope, value = line.rstrip("\n").split("\t")

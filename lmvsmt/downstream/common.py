@@ -12,7 +12,7 @@ import dataclasses
 from pathlib import Path
 from typing import Iterable, Sequence, Union
 
-from lmvsmt.io import atomic_write
+from lmvsmt.io import atomic_write, open_text
 
 TASKS = ("SA", "NER", "POS", "NLI")
 SPLITS = ("train", "valid", "test")
@@ -101,7 +101,7 @@ def read_split(path: str | Path, task: str) -> list[Example]:
     """Read a split written by `write_split` (used by tests and statistics)."""
     path = Path(path)
     out: list[Example] = []
-    with open(path, encoding="utf-8") as fh:
+    with open_text(path) as fh:
         if not is_token_task(task):
             for lineno, line in enumerate(fh, 1):
                 cols = line.rstrip("\n").split("\t")
