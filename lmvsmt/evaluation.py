@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
-from lmvsmt import finetune, monitoring, probe, results
+from lmvsmt import finetune, integrity, monitoring, probe, results
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +28,16 @@ def device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+# How a damaged model comes back (it is moved aside when found damaged).
+MODEL_REMEDY = "rerun the same command: rule pretrain exports the trained model again (no retraining)"
+
+
 def _load(objective: str, model_dir, spm_model):
     # Imported here: these stages' modules pull in fairseq, which the tables do not need.
     from lmvsmt.bpe import SubwordModel
     from lmvsmt.pretrained import load_model
 
+    integrity.check_archive(Path(model_dir) / "checkpoint_best.pt", MODEL_REMEDY)
     model = load_model(objective, model_dir).to(device())
     return model, SubwordModel(spm_model)
 

@@ -14,11 +14,14 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from lmvsmt import taskdata
+from lmvsmt import integrity, taskdata
 from lmvsmt.head import Head, fit, pad_batch, pool, scores
 from lmvsmt.io import atomic_path
 
 log = logging.getLogger(__name__)
+
+# How a damaged feature cache comes back (it is moved aside when found damaged).
+FEATURES_REMEDY = "rerun the same command to extract the features again (rule features)"
 
 
 def load_task(data_dir, task, lang, subwords, dictionary, max_length):
@@ -84,7 +87,7 @@ def extract_features(model, labels, encoded, lang, task, pooling, batch_size, ou
 def probe(features_path, seed: int, head_cfg: dict, optim: dict, progress=None) -> dict:
     """Train one head on cached features; returns the metrics of the best epoch on test.
     `progress`: lmvsmt.head.fit's per-epoch callback."""
-    cache = torch.load(features_path, weights_only=True)
+    cache = integrity.load_torch(features_path, FEATURES_REMEDY, weights_only=True)
     data = {s: (cache[s]["x"].float(), cache[s]["y"], cache[s]["offsets"].tolist()) for s in taskdata.SPLITS}
     torch.manual_seed(seed)
     head = Head(data["train"][0].shape[1], len(cache["labels"]), head_cfg["hidden"], head_cfg["dropout"])
@@ -122,7 +125,7 @@ def summarize(result, n_labels: int) -> dict:
 
 def majority_baseline(features_path) -> float:
     """Test accuracy of always predicting the most frequent training label."""
-    cache = torch.load(features_path, weights_only=True)
+    cache = integrity.load_torch(features_path, FEATURES_REMEDY, weights_only=True)
     majority = torch.bincount(cache["train"]["y"]).argmax()
     return float((cache["test"]["y"] == majority).float().mean())
 
