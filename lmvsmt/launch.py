@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -27,8 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from lmvsmt.io import atomic_write, disk_full_error, read_json
+
 log = logging.getLogger(__name__)
 
+# Written into the run directory by a job that diverged right after resuming and moved
+# that checkpoint aside (lmvsmt.pretrain.roll_back): the job is resubmitted.
+ROLLBACK = "rollback.json"
 # Slurm states in which a job may still produce its result.
 _ACTIVE = {"PENDING", "RUNNING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "COMPLETING",
            "SUSPENDED", "RESIZING", "STAGE_OUT", "SIGNALING"}
@@ -132,7 +138,7 @@ def _reattach(pcfg: dict, alloc: Allocation, folder: Path):
         return None
     import submitit
 
-    info = json.loads(record.read_text())
+    info = read_json(record)
     job = submitit.SlurmJob(folder=str(folder), job_id=info["job_id"], tasks=tuple(range(info["tasks"])))
     state = job.watcher.get_state(job.job_id, mode="force").split(" ")[0]
     if state in _ACTIVE:
@@ -148,6 +154,36 @@ def _checkpoint_mtime(save_dir: Path) -> float:
         return 0.0
 
 
+def _submit(job_fn: Callable[[], Any], pcfg: dict, objective: str, alloc: Allocation, folder: Path,
+            again: bool):
+    """The still-active job of an earlier attempt, or a newly submitted one; any failure
+    (a full disk, sbatch refusing, Slurm unreachable) is one LaunchError line."""
+    try:
+        job = _reattach(pcfg, alloc, folder)
+        if job is None:
+            job = _executor(pcfg, alloc, folder, objective).submit(job_fn)
+            with atomic_write(_job_record(folder)) as fh:
+                json.dump({"job_id": job.job_id, "tasks": alloc.world_size}, fh)
+            log.info("submitted %s job %s (%d node(s) x %d %s process(es))", alloc.launcher, job.job_id,
+                     alloc.nodes, alloc.procs_per_node, "GPU" if alloc.gpu else "CPU")
+        return job
+    except Exception as exc:  # noqa: BLE001 (every cause ends in one line)
+        cause = disk_full_error(folder, exc) or exc
+        lines = [ln.strip() for ln in str(cause).splitlines() if ln.strip()]
+        raise LaunchError(f"pretraining {objective}: cannot {'resubmit' if again else 'submit'} the "
+                          f"{alloc.launcher} job: {lines[0] if lines else type(exc).__name__}. Checkpoints are kept "
+                          f"in {folder.parent}; rerunning resumes from the last one.") from exc
+
+
+def _rolled_back(save_dir: Path, job) -> bool:
+    """Whether `job` diverged right after resuming and moved that checkpoint aside
+    (lmvsmt.pretrain.roll_back), so that a new job resumes from the one before."""
+    try:
+        return str(read_json(save_dir / ROLLBACK).get("job_id")) == str(job.job_id)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def run(job_fn: Callable[[], Any], pcfg: dict, objective: str, alloc: Allocation, folder: Path,
         save_dir: Path) -> Any:
     """Run `job_fn` with the configured launcher, wait for it and return rank 0's result."""
@@ -156,12 +192,7 @@ def run(job_fn: Callable[[], Any], pcfg: dict, objective: str, alloc: Allocation
     poll = pcfg["slurm"]["poll_interval_s"] if alloc.launcher == "slurm" else 0.2
     resubmits = 0
     while True:
-        job = _reattach(pcfg, alloc, folder)
-        if job is None:
-            job = _executor(pcfg, alloc, folder, objective).submit(job_fn)
-            _job_record(folder).write_text(json.dumps({"job_id": job.job_id, "tasks": alloc.world_size}))
-            log.info("submitted %s job %s (%d node(s) x %d %s process(es))", alloc.launcher, job.job_id,
-                     alloc.nodes, alloc.procs_per_node, "GPU" if alloc.gpu else "CPU")
+        job = _submit(job_fn, pcfg, objective, alloc, folder, again=resubmits > 0)
         started = _checkpoint_mtime(save_dir)
         first = job.task(0)
         tail = _LogTail([first.paths.stdout, first.paths.stderr])
@@ -184,11 +215,15 @@ def run(job_fn: Callable[[], Any], pcfg: dict, objective: str, alloc: Allocation
             reason = _reason(exc)
             # A job killed from outside (no result written) that saved progress is worth
             # another go; an exception inside the job, or the requeue cap, is final.
-            killed = isinstance(exc, UncompletedJobError) and "timed-out too many times" not in str(exc)
+            killed = type(exc) is UncompletedJobError and "timed-out too many times" not in str(exc)
             if killed and _checkpoint_mtime(save_dir) > started and resubmits < cap:
                 resubmits += 1
                 log.warning("job %s ended without finishing (%s) after saving progress: resubmitting (%d/%d)",
                             job.job_id, reason, resubmits, cap)
+                continue
+            if _rolled_back(save_dir, job) and resubmits < cap:
+                resubmits += 1
+                log.warning("job %s: %s: resubmitting (%d/%d)", job.job_id, reason, resubmits, cap)
                 continue
             raise LaunchError(
                 f"pretraining {objective} failed in {alloc.launcher} job {job.job_id}: {reason}. "
@@ -197,14 +232,36 @@ def run(job_fn: Callable[[], Any], pcfg: dict, objective: str, alloc: Allocation
             ) from None
 
 
+# The last line of a Python traceback ("pkg.mod.SomeError: message"), and the lines by
+# which Slurm or the kernel say why a process died.
+_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt)(?::\s.*)?$")
+_DEATH_LINE = re.compile(r"slurmstepd: error:|oom-kill|Out Of Memory|^Killed\b|CANCELLED|DUE TO TIME LIMIT", re.I)
+_HEADERS = ("Error stream produced:", "No error stream produced", "No output/error stream produced")
+
+
 def _reason(exc: Exception) -> str:
-    """The most telling line of a submitit job error."""
+    """The job's own error line from a submitit job error: the exception that ended the
+    job (last line of its traceback), else the last line of its error stream by which
+    Slurm or the kernel killed it, else the job's state."""
     text = str(exc)
     if "timed-out too many times" in text:
         return "it reached the time limit more often than max_requeues allows"
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("---")]
-    errors = [ln for ln in lines if ("Error" in ln or "Exception" in ln) and not ln.startswith("File ")]
-    return (errors[-1] if errors else lines[0] if lines else type(exc).__name__)[:500]
+    lines = [ln.strip() for ln in text.splitlines()]
+    lines = [ln for ln in lines if ln and not set(ln) <= {"-"} and not ln.startswith(_HEADERS)
+             and not ln.startswith("You can check full logs") and not ln.startswith("- ")]
+    found = [ln for ln in lines if _EXCEPTION_LINE.match(ln)] or [ln for ln in lines if _DEATH_LINE.search(ln)]
+    if found:
+        return _strip_module(found[-1])[:500]
+    state = re.search(r"has not produced any output \(state: ([^)]*)\)", text)
+    if state:
+        return f"the job ended without a result (state {state.group(1)}; killed from outside?)"
+    return (lines[0] if lines else type(exc).__name__)[:500]
+
+
+def _strip_module(line: str) -> str:
+    """'lmvsmt.pretrain.PretrainError: x' -> 'PretrainError: x'."""
+    head, sep, rest = line.partition(":")
+    return head.rsplit(".", 1)[-1] + sep + rest if _EXCEPTION_LINE.match(line) else line
 
 
 class _Terminated(Exception):

@@ -27,9 +27,10 @@ import fcntl
 import hashlib
 import json
 import logging
+import math
 import os
+import re
 import shlex
-import shutil
 import signal
 import socket
 import struct
@@ -40,8 +41,9 @@ from typing import Any, Iterator
 
 import yaml
 
-from lmvsmt import autotune, fairseq_compat, launch, monitoring, objectives
-from lmvsmt.io import atomic_path, atomic_write
+from lmvsmt import autotune, fairseq_compat, integrity, launch, monitoring, objectives
+from lmvsmt.io import (DiskFullError, atomic_path, atomic_write, copy_file, disk_full_error, move_aside, read_json,
+                       read_text)
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +152,7 @@ def check_dictionary(path: Path, languages: list[str]) -> None:
     """The shared dictionary must already hold the tokens fairseq would otherwise append
     per task (<mask> for MLM and 2-LM, __xx__ for 2-MT): token ids then agree across the
     five models (path contract, issue 4)."""
-    entries = {line.split(" ", 1)[0] for line in Path(path).read_text(encoding="utf-8").splitlines()}
+    entries = {line.split(" ", 1)[0] for line in read_text(path).splitlines()}
     missing = [t for t in ["<mask>", *(f"__{lang}__" for lang in languages)] if t not in entries]
     if missing:
         raise PretrainError(f"{path}: the dictionary lacks {', '.join(missing)}; the five models would not "
@@ -256,6 +258,7 @@ def run_fairseq(argv: list[str], stop: _StopRequest | None = None, raw_log: Path
     fairseq_compat.bf16_on_cuda(args)
     cfg = convert_namespace_to_omegaconf(args)
     state: dict[str, Any] = {"start_update": None, "last_update": 0, "stopped": False}
+    live: dict[str, Any] = {}  # the trainer (not part of the returned, pickled state)
     original_validate_and_save = fairseq_train.validate_and_save
     original_load = checkpoint_utils.load_checkpoint
     original_log, original_print = progress_bar.JsonProgressBar.log, progress_bar.JsonProgressBar.print
@@ -288,6 +291,7 @@ def run_fairseq(argv: list[str], stop: _StopRequest | None = None, raw_log: Path
 
     def load_checkpoint(cfg_, trainer, **kwargs):
         out = original_load(cfg_, trainer, **kwargs)
+        live["trainer"] = trainer
         state["start_update"] = n = trainer.get_num_updates()
         if n:
             print(f"lmvsmt: resuming from {cfg_.save_dir}/checkpoint_last.pt at update {n}", flush=True)
@@ -306,6 +310,8 @@ def run_fairseq(argv: list[str], stop: _StopRequest | None = None, raw_log: Path
             write(record)
             if distributed_utils.get_global_rank() == 0:
                 print(monitoring.progress_line(record, cfg.optimization.max_update), flush=True)
+            if _nonfinite(stats["loss"]):
+                raise FloatingPointError(f"training loss {stats['loss']}")
         return original_log(self, stats, tag=tag, step=step)
 
     def bar_print(self, stats, tag=None, step=None):
@@ -313,7 +319,12 @@ def run_fairseq(argv: list[str], stop: _StopRequest | None = None, raw_log: Path
             write(_valid_record(stats, step))
         return original_print(self, stats, tag=tag, step=step)
 
-    _repair_last_checkpoint(Path(cfg.checkpoint.save_dir))
+    # Rank 0 chooses the resume point before it joins the other ranks' rendezvous, so
+    # none of them reads checkpoint_last.pt before the choice is made. Only rank 0 can
+    # tell a divergence right after the resume (and roll back).
+    save_dir = Path(cfg.checkpoint.save_dir)
+    resume = choose_resume_point(save_dir) if distributed_utils.get_global_rank() == 0 else None
+    resumed = (integrity.member_digest(resume), resume.stat().st_mtime) if resume is not None else None
     fairseq_compat.allow_empty_splits()
     fairseq_compat.reset_process_state()
     earlier_loaders = fairseq_compat.data_loader_iterators()
@@ -323,42 +334,119 @@ def run_fairseq(argv: list[str], stop: _StopRequest | None = None, raw_log: Path
                 _patched(progress_bar.JsonProgressBar, "log", bar_log), \
                 _patched(progress_bar.JsonProgressBar, "print", bar_print):
             distributed_utils.call_main(cfg, fairseq_train.main)
+    except FloatingPointError as exc:
+        trainer, start = live.get("trainer"), state["start_update"]
+        update = trainer.get_num_updates() + 1 if trainer is not None else 0
+        saved_since = resumed is None or not (save_dir / LAST).exists() or \
+            (save_dir / LAST).stat().st_mtime != resumed[1]
+        if start and update - start <= DIVERGENCE_WINDOW and not saved_since:
+            raise _Diverged(start, update, str(exc).splitlines()[0], resumed[0]) from exc
+        raise
+    except Exception as exc:
+        full = _disk_full(save_dir, exc)
+        if full is not None:
+            raise full from exc
+        raise
     finally:
         fairseq_compat.shut_down_data_loaders(keep=earlier_loaders)
         del earlier_loaders
     return state
 
 
-def _readable_checkpoint(path: Path) -> bool:
-    """torch.save writes a zip archive whose directory sits at the end: a file cut
-    short by a kill does not open."""
-    import zipfile
+# --------------------------------------------------------------------------- resume point
 
+LAST = "checkpoint_last.pt"
+BEST = "checkpoint_best.pt"
+_NUMBERED = re.compile(r"checkpoint_\d+_(\d+)\.pt")
+# A non-finite loss within this many updates of a resume, before the resumed run saved a
+# checkpoint of its own, is blamed on the checkpoint it resumed from.
+DIVERGENCE_WINDOW = 100
+
+
+def _numbered(save_dir: Path) -> dict[int, Path]:
+    """fairseq's interval checkpoints (checkpoint_<epoch>_<update>.pt) by update."""
+    return {int(m.group(1)): p for p in save_dir.glob("checkpoint_*_*.pt") if (m := _NUMBERED.fullmatch(p.name))}
+
+
+def choose_resume_point(save_dir: Path) -> Path | None:
+    """Make checkpoint_last.pt the newest intact checkpoint of the run, walking back
+    through the interval checkpoints; return it (None: training starts from scratch).
+
+    fairseq writes each save to checkpoint_<epoch>_<update>.pt (atomically) and then
+    copies it to checkpoint_last.pt (not atomically): a kill between the two, or during
+    the copy, leaves checkpoint_last.pt older or cut short. A damaged checkpoint (any
+    member whose CRC-32 disagrees, lmvsmt.integrity) is moved aside, never resumed from.
+    Partial saves of a dead process (*.pt.tmp) are removed."""
+    save_dir = Path(save_dir)
+    for partial in save_dir.glob("checkpoint*.pt.tmp"):
+        partial.unlink()
+    last = save_dir / LAST
+    candidates = [p for p in [last, *_numbered(save_dir).values()] if p.exists()]
+    # Newest first; checkpoint_last.pt first among equals (it is the copy made last).
+    candidates.sort(key=lambda p: (p.stat().st_mtime, p == last), reverse=True)
+    for path in candidates:
+        problem = integrity.archive_problem(path)
+        if problem is None:
+            if path != last:
+                print(f"lmvsmt: resuming from {path.name}, the newest intact checkpoint", flush=True)
+                copy_file(path, last)
+            return last
+        aside = move_aside(path)
+        print(f"lmvsmt: {path} is damaged ({problem}): moved aside to {aside.name}", flush=True)
+    if candidates:
+        print(f"lmvsmt: no intact checkpoint is left in {save_dir}: training from scratch", flush=True)
+    return None
+
+
+class _Diverged(Exception):
+    """A non-finite loss right after a resume (raised inside the training process)."""
+
+    def __init__(self, start: int, update: int, why: str, resume_digest):
+        super().__init__(f"non-finite loss ({why}) at update {update}, {update - start} update(s) after "
+                         f"resuming from update {start}")
+        self.start, self.update, self.resume_digest = start, update, resume_digest
+
+
+def roll_back(save_dir: Path, diverged: _Diverged, job_id: str) -> str:
+    """Move aside every copy of the checkpoint a diverged run resumed from, so that the
+    next start resumes from the one before it, and leave a note for the launcher
+    (launch.ROLLBACK names it) to resubmit. Gives up (PretrainError) when no earlier
+    checkpoint is left or when the run had already been rolled back to this one."""
+    save_dir = Path(save_dir)
+    note = save_dir / launch.ROLLBACK
+    if note.exists() and read_json(note).get("resume_at") == diverged.start:
+        raise PretrainError(f"training diverged again: {diverged}, the checkpoint an earlier divergence rolled "
+                            f"back to ({save_dir}); giving up (lower the learning rate or change the seed)")
+    earlier = {u: p for u, p in _numbered(save_dir).items() if u < diverged.start}
+    if not earlier:
+        raise PretrainError(f"training diverged: {diverged}, and {save_dir} holds no earlier checkpoint to try")
+    copies = [p for p in (save_dir / LAST, save_dir / BEST, *_numbered(save_dir).values())
+              if p.exists() and integrity.member_digest(p) == diverged.resume_digest]
+    set_aside = [move_aside(p, "diverged").name for p in copies]
+    with atomic_write(note) as fh:
+        json.dump({"job_id": job_id, "diverged_at": diverged.update, "resumed_from": diverged.start,
+                   "resume_at": max(earlier), "set_aside": set_aside}, fh)
+    return (f"training diverged: {diverged}; moved {', '.join(set_aside)} aside: the next start resumes "
+            f"from update {max(earlier)}")
+
+
+def _nonfinite(value) -> bool:
     try:
-        with zipfile.ZipFile(path) as zf:
-            return bool(zf.namelist())
-    except (zipfile.BadZipFile, OSError):
+        return not math.isfinite(float(value))
+    except (TypeError, ValueError):
         return False
 
 
-def _repair_last_checkpoint(save_dir: Path) -> None:
-    """fairseq copies checkpoint_last.pt non-atomically: after a kill during that copy,
-    fall back to the newest intact interval checkpoint."""
-    last = save_dir / "checkpoint_last.pt"
-    if not last.exists() or _readable_checkpoint(last):
-        return
-    import re
-
-    numbered = sorted(((int(m.group(1)), p) for p in save_dir.glob("checkpoint_*_*.pt")
-                       if (m := re.fullmatch(r"checkpoint_\d+_(\d+)\.pt", p.name))), reverse=True)
-    for update, path in numbered:
-        if _readable_checkpoint(path):
-            print(f"lmvsmt: {last} is damaged; resuming from {path.name} (update {update})", flush=True)
-            with atomic_path(last) as tmp:
-                shutil.copyfile(path, tmp)
-            return
-    print(f"lmvsmt: {last} is damaged and no intact checkpoint is left: training from scratch", flush=True)
-    last.rename(last.with_suffix(".damaged"))
+def _disk_full(save_dir: Path, exc: BaseException) -> DiskFullError | None:
+    """A checkpoint save that failed on a full disk, named by the file fairseq was writing;
+    its partial file is removed (the space is needed to log the error)."""
+    partials = sorted(Path(save_dir).glob("*.tmp"), key=lambda p: p.stat().st_mtime)
+    target = partials[-1].with_suffix("") if partials else Path(save_dir)
+    full = disk_full_error(target, exc, partial=partials[-1] if partials else None)
+    if full is not None:
+        for partial in partials:
+            partial.unlink(missing_ok=True)
+    return full
 
 
 class _RunLock:
@@ -393,14 +481,36 @@ class _RunLock:
             self.fh.close()
 
 
+def _intact_best(run_dir: Path) -> Path:
+    """checkpoint_best.pt of a finished run, verified. fairseq copies it (not atomically)
+    from the interval checkpoint of the same update, so a damaged one is restored from
+    that checkpoint, found by the lowest validation loss of the training log."""
+    best = run_dir / BEST
+    problem = integrity.archive_problem(best)
+    if problem is None:
+        return best
+    aside = move_aside(best)
+    valid = [r for r in read_train_log(run_dir / RAW_LOG) if isinstance(r.get("valid_loss"), (int, float))]
+    # fairseq keeps the later of equal losses as the best
+    update = min(valid, key=lambda r: (r["valid_loss"], -r["update"]))["update"] if valid else None
+    source = _numbered(run_dir).get(update)
+    if source is None or integrity.archive_problem(source) is not None:
+        raise PretrainError(f"{best}: damaged ({problem}); moved aside to {aside.name}, and the interval checkpoint "
+                            f"of its update ({update}) is gone or damaged too: delete {run_dir} to train again")
+    print(f"lmvsmt: {best} was damaged ({problem}): moved aside to {aside.name}, restored from {source.name}",
+          flush=True)
+    copy_file(source, best)
+    return best
+
+
 def _export_checkpoint(run_dir: Path) -> Path:
     """The best checkpoint without the optimizer state (evaluation needs the weights only),
     under fairseq's own architecture and optimizer names (no lmvsmt plugin needed to load it)."""
     import torch
 
     fairseq_compat.prepare()
-    best = run_dir / "checkpoint_best.pt"
-    source = best if best.exists() else run_dir / "checkpoint_last.pt"
+    best = run_dir / BEST
+    source = _intact_best(run_dir) if best.exists() else run_dir / LAST
     state = torch.load(source, map_location="cpu", weights_only=False)
     state["last_optimizer_state"] = None
     if _uses_plugin(state):
@@ -498,7 +608,10 @@ class TrainingJob:
         with lock:
             if rank == 0:
                 monitoring.record_start(run_dir, env.job_id, world)
-            state = run_fairseq(argv, stop, run_dir / RAW_LOG)
+            try:
+                state = run_fairseq(argv, stop, run_dir / RAW_LOG)
+            except _Diverged as diverged:  # rank 0 only
+                raise PretrainError(roll_back(run_dir, diverged, str(env.job_id))) from None
         if state["stopped"]:
             if rank == 0:
                 stop.hand_over()
@@ -520,12 +633,17 @@ class TrainingJob:
 
 def read_train_log(path: Path) -> list[dict]:
     """Training log records, one per (kind, update): a resumed run logs again the updates
-    after its checkpoint, and the later (resumed) line wins."""
+    after its checkpoint, and the later (resumed) line wins. A line cut short by a killed
+    job is skipped with a warning."""
     records: dict[tuple, dict] = {}
     if Path(path).exists():
-        for line in Path(path).read_text(encoding="utf-8").splitlines():
+        for number, line in enumerate(read_text(path).splitlines(), 1):
             if line.strip():
-                rec = json.loads(line)
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:
+                    log.warning("%s:%d: skipped a line cut short by an interrupted job", path, number)
+                    continue
                 kind = "valid" if "valid_loss" in rec else "train"
                 records[(rec["update"], kind)] = rec
     return [records[k] for k in sorted(records, key=lambda k: (k[0], k[1] == "valid"))]
@@ -553,11 +671,6 @@ def plot_loss(records: list[dict], objective: str, path: Path) -> None:
     plt.close(fig)
 
 
-def _copy(src: Path, dst: Path) -> None:
-    with atomic_path(dst) as tmp:
-        shutil.copyfile(src, tmp)
-
-
 def pretrain(objective: str, config: dict, data_dir, work_root, outputs: dict, threads: int | None = None) -> None:
     """Train `objective` (or continue its interrupted run) and write `outputs`:
     model, dict, command, config, log, plot (paths). `threads`: CPU threads per
@@ -575,7 +688,11 @@ def pretrain(objective: str, config: dict, data_dir, work_root, outputs: dict, t
         log.warning("%s: %s", objective, note)
     print(f"lmvsmt: {objective} run directory {run_dir}\nlmvsmt: {command.shell()}", flush=True)
     done = run_dir / DONE
-    if done.exists() and (run_dir / FINAL / "checkpoint_best.pt").exists():
+    final = run_dir / FINAL / BEST
+    if done.exists() and final.exists() and integrity.archive_problem(final) is not None:
+        print(f"lmvsmt: {final} is damaged: moved aside to {move_aside(final).name}; exporting it again", flush=True)
+        _export_checkpoint(run_dir)
+    if done.exists() and final.exists():
         print(f"lmvsmt: {objective} already trained in {run_dir}: exporting it", flush=True)
     else:
         if alloc.launcher == "local":
@@ -596,9 +713,9 @@ def pretrain(objective: str, config: dict, data_dir, work_root, outputs: dict, t
 def export_outputs(objective: str, config: dict, data_dir: Path, run_dir: Path, outputs: dict) -> None:
     """The rule's outputs from a finished run directory."""
     records = read_train_log(run_dir / RAW_LOG)
-    _copy(run_dir / FINAL / "checkpoint_best.pt", Path(outputs["model"]))
-    _copy(dictionary_file(objective, data_dir, config["languages"]), Path(outputs["dict"]))
-    _copy(run_dir / "command.txt", Path(outputs["command"]))
+    copy_file(run_dir / FINAL / BEST, Path(outputs["model"]))
+    copy_file(dictionary_file(objective, data_dir, config["languages"]), Path(outputs["dict"]))
+    copy_file(run_dir / "command.txt", Path(outputs["command"]))
     write_run_config(config, objective, autotune.read(run_dir), Path(outputs["config"]))
     with atomic_write(outputs["log"]) as fh:
         fh.writelines(json.dumps(r) + "\n" for r in records)

@@ -311,7 +311,7 @@ def test_a_failing_job_fails_the_rule_with_one_line(monkeypatch, tmp_path):
     pcfg = lmvsmt_config.validate({"pretrain": {"launcher": "local"}})["pretrain"]
     alloc = launch.Allocation("local", 1, 1, False)
     for outcome, reason in ((crashed, "ValueError: cannot mmap an empty file"),
-                            (killed_without_progress, "has not produced any output")):
+                            (killed_without_progress, "the job ended without a result (state NODE_FAIL")):
         submitted = _fake_launcher(monkeypatch, tmp_path, [outcome, lambda: "not reached"])
         with pytest.raises(launch.LaunchError) as err:
             launch.run(lambda: None, pcfg, "2-MT", alloc, tmp_path / "submitit", tmp_path / "run")

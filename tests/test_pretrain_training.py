@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,9 +19,10 @@ import pytest
 import torch
 import yaml
 
+import damage
 import pretrain_toydata
 from lmvsmt import config as lmvsmt_config
-from lmvsmt import launch, monitoring, objectives, pretrain
+from lmvsmt import integrity, launch, monitoring, objectives, pretrain
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
@@ -209,22 +211,28 @@ def test_time_limit_requeues_resumes_and_the_cap_fails_clearly(toy, tmp_path):
                      _job_log(run_dir))
 
 
-def test_killed_snakemake_run_resumes_from_its_checkpoint(toy, tmp_path):
-    """SIGKILL the whole Snakemake process group after a checkpoint was written;
-    rerunning the same target (after `snakemake --unlock`) continues from the saved
-    update, and a further run has nothing to do."""
+def _pretrain_workflow(toy: Path, tmp_path: Path, objective: str, **budget) -> tuple[Path, str, list[str]]:
+    """A results directory holding the toy data, and the Snakemake command that trains
+    `objective` there: (results, target, command)."""
     results = tmp_path / "results"
-    (results).mkdir()
+    results.mkdir()
     for sub in ("bpe", "data-bin"):
         os.symlink(toy / sub, results / sub)
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     cfg["results_dir"] = str(results)
-    cfg["pretrain"] = tiny_pretrain(max_update=40, save_every=10)
+    cfg["pretrain"] = tiny_pretrain(**budget)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    target = str(results / "pretrain" / "TLM" / "checkpoint_best.pt")
-    base = [SNAKEMAKE, target, "--workflow-profile", "none", "--configfile", str(path), "--cores", "1",
-            "--allowed-rules", "pretrain"]
+    target = str(results / "pretrain" / objective / "checkpoint_best.pt")
+    return results, target, [SNAKEMAKE, target, "--workflow-profile", "none", "--configfile", str(path), "--cores",
+                             "1", "--allowed-rules", "pretrain"]
+
+
+def test_killed_snakemake_run_resumes_from_its_checkpoint(toy, tmp_path):
+    """SIGKILL the whole Snakemake process group after a checkpoint was written;
+    rerunning the same target (after `snakemake --unlock`) continues from the saved
+    update, and a further run has nothing to do."""
+    results, target, base = _pretrain_workflow(toy, tmp_path, "TLM", max_update=40, save_every=10)
 
     proc = subprocess.Popen(base, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -278,3 +286,156 @@ def test_loader_workers_stop_when_training_ends(toy, tmp_path):
     state = pretrain.run_fairseq(command.argv)
     assert state["last_update"] == 3
     assert multiprocessing.active_children() == []
+
+
+# --------------------------------------------------------------------------- faults
+
+
+def _interrupted_run(toy: Path, tmp_path: Path, upto: int = 10, total: int = 20, every: int = 5):
+    """The run directory a job killed at update `upto` leaves behind (checkpoints every
+    `every` updates), for a config that trains to `total`: (config, work root, run dir)."""
+    config = tiny_config(toy, max_update=total, save_every=every)
+    work = tmp_path / "work" / "CLM"
+    run_dir = work / f"run-{pretrain.fingerprint(config, 'CLM', data_dir(toy, 'CLM'))}"
+    partial = tiny_config(toy, max_update=upto, save_every=every)
+    command = pretrain.plan("CLM", partial, data_dir(toy, "CLM"), run_dir, launch.Allocation("local", 1, 1, False),
+                            check_data=True)
+    pretrain.run_fairseq(command.argv, raw_log=run_dir / pretrain.RAW_LOG)
+    return config, work, run_dir
+
+
+def _numbered(run_dir: Path, update: int) -> Path:
+    return next(run_dir.glob(f"checkpoint_*_{update}.pt"))
+
+
+@pytest.mark.slow
+def test_bit_flipped_checkpoints_are_set_aside_and_training_resumes_from_an_intact_one(toy, tmp_path):
+    """4 KiB flipped inside a tensor of checkpoint_last.pt and of its interval copy (zip
+    structure intact): both are moved aside, never resumed from; training resumes from
+    the checkpoint before and finishes."""
+    config, work, run_dir = _interrupted_run(toy, tmp_path)
+    damaged = [run_dir / "checkpoint_last.pt", _numbered(run_dir, 10)]
+    for path in damaged:
+        damage.flip_bits(path, 4096)
+    pretrain.pretrain("CLM", config, data_dir(toy, "CLM"), work, outputs_in(tmp_path / "out"))
+    assert json.loads((run_dir / pretrain.DONE).read_text()) == {"update": 20, "resumed_from": 5}
+    aside = sorted(p.name for p in run_dir.glob("*.bad-*"))
+    assert [name.split(".bad-")[0] for name in aside] == sorted(p.name for p in damaged)
+    assert re.search(r"checkpoint_last\.pt is damaged \(Bad CRC-32 for file '[^']+'\): moved aside", _job_log(run_dir))
+
+    # The exported model and the best checkpoint it came from, damaged after training:
+    # the rerun restores the best one from its interval copy and exports it again.
+    best, final = run_dir / "checkpoint_best.pt", run_dir / pretrain.FINAL / "checkpoint_best.pt"
+    digest = integrity.member_digest(best)
+    damage.flip_bits(final, 4096)
+    damage.flip_bits(best, 4096)
+    pretrain.pretrain("CLM", config, data_dir(toy, "CLM"), work, outputs_in(tmp_path / "out"))
+    assert integrity.member_digest(best) == digest and integrity.archive_problem(best) is None
+    assert integrity.archive_problem(final) is None
+    assert integrity.archive_problem(tmp_path / "out" / "checkpoint_best.pt") is None
+
+
+def _poison(path: Path) -> None:
+    """A checkpoint whose weights hold NaN: an intact file (its CRCs agree) from which
+    training diverges at the first update."""
+    from lmvsmt import fairseq_compat
+
+    fairseq_compat.prepare()
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    key = next(k for k in state["model"] if k.endswith("embed_tokens.weight"))
+    state["model"][key] = torch.full_like(state["model"][key], float("nan"))
+    torch.save(state, path)
+
+
+@pytest.mark.slow
+def test_a_run_that_diverges_right_after_resuming_tries_the_previous_checkpoint(toy, tmp_path):
+    """Resuming from a checkpoint whose weights are NaN diverges at the first update: its
+    copies are moved aside, the job is resubmitted, resumes from the checkpoint before
+    and finishes."""
+    config, work, run_dir = _interrupted_run(toy, tmp_path)
+    last, numbered = run_dir / "checkpoint_last.pt", _numbered(run_dir, 10)
+    _poison(last)
+    shutil.copyfile(last, numbered)  # fairseq's copy of the same save
+    pretrain.pretrain("CLM", config, data_dir(toy, "CLM"), work, outputs_in(tmp_path / "out"))
+    assert json.loads((run_dir / pretrain.DONE).read_text()) == {"update": 20, "resumed_from": 5}
+    note = json.loads((run_dir / launch.ROLLBACK).read_text())
+    assert (note["diverged_at"], note["resumed_from"], note["resume_at"]) == (11, 10, 5)
+    assert sorted(name.split(".diverged-")[0] for name in note["set_aside"]) == sorted([last.name, numbered.name])
+    assert all((run_dir / name).exists() for name in note["set_aside"])
+    model = pretrain.load_model("CLM", tmp_path / "out")
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+@pytest.mark.slow
+def test_a_run_that_diverges_again_from_the_previous_checkpoint_gives_up(toy, tmp_path):
+    config, work, run_dir = _interrupted_run(toy, tmp_path)
+    _poison(_numbered(run_dir, 5))
+    _poison(run_dir / "checkpoint_last.pt")
+    shutil.copyfile(run_dir / "checkpoint_last.pt", _numbered(run_dir, 10))
+    with pytest.raises(launch.LaunchError) as failed:
+        pretrain.pretrain("CLM", config, data_dir(toy, "CLM"), work, outputs_in(tmp_path / "out"))
+    message = str(failed.value)
+    assert "PretrainError: training diverged again: non-finite loss" in message, message
+    assert "after resuming from update 5" in message and "giving up" in message and "\n" not in message
+
+
+def _intact_checkpoint(work: Path) -> Path | None:
+    """checkpoint_last.pt of the run under `work` once fairseq has finished copying it."""
+    last = next(work.glob("run-*/checkpoint_last.pt"), None)
+    return last if last is not None and integrity.archive_problem(last) is None else None
+
+
+@pytest.mark.slow
+def test_a_full_disk_during_pretraining_is_named_in_the_console_and_at_the_end_of_the_rule_log(toy, tmp_path):
+    """The work directory on a small file system: the second checkpoint save fills it.
+    The job's error names the checkpoint and the free space; the console and the rule
+    log end with that one line."""
+    results, target, base = _pretrain_workflow(toy, tmp_path, "CLM", max_update=40, save_every=10)
+    with damage.small_disk(tmp_path / "disk", "64m") as disk:
+        (results / "work").symlink_to(disk)
+        proc = subprocess.Popen(base, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+        try:
+            last = _wait_for(lambda: _intact_checkpoint(disk / "pretrain" / "CLM"), 300, "the first checkpoint")
+            damage.fill(disk, leave=last.stat().st_size // 2)  # the next save cannot fit
+            console, _ = proc.communicate(timeout=300)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        (disk / "filler").unlink()
+    assert proc.returncode != 0
+    rule_log = (results / "logs" / "pretrain" / "CLM.log").read_text().rstrip("\n").splitlines()
+    summary = rule_log[-1]
+    assert re.search(r"checkpoint_\d+_20\.pt: no space left on device \(.* free on .*disk\)", summary), summary
+    assert summary.startswith("pretraining CLM failed in local job") and "Error stream produced" not in summary
+    assert summary in console.splitlines(), console[-3000:]
+
+
+@pytest.mark.slow
+def test_a_resubmission_on_a_full_disk_fails_with_one_line(toy, tmp_path):
+    """A job killed after saving progress is resubmitted; when the disk is full by then,
+    the resubmission fails with one line naming the file and the free space."""
+    config = tiny_config(toy, max_update=200, save_every=5)
+    errors: list[BaseException] = []
+    with damage.small_disk(tmp_path / "disk", "64m") as disk:
+        work = disk / "CLM"
+
+        def rule():
+            try:
+                pretrain.pretrain("CLM", config, data_dir(toy, "CLM"), work, outputs_in(tmp_path / "out"))
+            except BaseException as exc:  # noqa: BLE001 (reported by the test)
+                errors.append(exc)
+
+        thread = threading.Thread(target=rule)
+        thread.start()
+        last = _wait_for(lambda: _intact_checkpoint(work), 300, "the first checkpoint")
+        pid = _wait_for(lambda: _lock_pid(last.parent), 30, "the training process")
+        os.kill(pid, signal.SIGKILL)
+        damage.fill(disk)
+        thread.join(timeout=300)
+        assert not thread.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], launch.LaunchError), errors
+    message = str(errors[0])
+    assert message.startswith("pretraining CLM: cannot resubmit the local job: ") and "\n" not in message
+    assert re.search(r"/submitit\S*: no space left on device \(0 B free on \S+/disk\)", message), message
