@@ -63,6 +63,10 @@ else:
             ),
         output:
             directory(CORPUS_RAW),
+        params:
+            # URL and config key of each download, to verify it against the lock file
+            sources=lambda w: corpus_real.downloads(config, w.corpus),
+            lockfile=f"{RESULTS}/downloads.lock",
         log:
             logpath("corpus_unpack", "{corpus}"),
         benchmark:

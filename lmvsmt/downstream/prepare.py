@@ -24,8 +24,9 @@ from lmvsmt.downstream.common import (
     split_path,
     write_split,
 )
+from lmvsmt.download import sha256_file
 from lmvsmt.downstream.sources import MANIFEST
-from lmvsmt.io import atomic_write
+from lmvsmt.io import atomic_write, move_aside, read_text
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +37,36 @@ TASK_LABELS = {"NER": NER_LABELS, "POS": UPOS_LABELS, "NLI": NLI_LABELS}
 def load_manifest(raw_dir: str | Path) -> dict:
     path = Path(raw_dir) / MANIFEST
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_text(path))
     except FileNotFoundError:
         raise DataError(f"{path}: missing (the raw step writes it last)") from None
     except json.JSONDecodeError as err:
         raise DataError(f"{path}:{err.lineno}: not valid JSON ({err.msg})") from None
+
+
+# The rule that writes a manifest and its raw files, by the manifest's origin.
+RAW_RULE = {"real": "downstream_fetch", "demo": "downstream_demo"}
+
+
+def check_raw_file(raw_dir: Path, spec: dict, origin: str | None) -> None:
+    """A raw file must still have the size and sha256 its manifest recorded when it was
+    downloaded (or written): otherwise it and the manifest are moved aside, so that the
+    same command fetches it again, and the error says so."""
+    path = raw_dir / spec["name"]
+    if "sha256" not in spec:
+        return
+    try:
+        size, sha = sha256_file(path)
+    except FileNotFoundError:
+        size, sha = None, None
+    if (size, sha) == (spec.get("bytes"), spec["sha256"]):
+        return
+    found = "is missing" if size is None else f"has {size} bytes, sha256 {sha}"
+    aside = [move_aside(p).name for p in (path, raw_dir / MANIFEST) if p.exists()]
+    verb, done = ("download", "downloaded") if origin == "real" else ("write", "written")
+    raise DataError(f"{path} {found}, but {raw_dir / MANIFEST} recorded {spec.get('bytes')} bytes, sha256 "
+                    f"{spec['sha256']} when it was {done}; moved {' and '.join(aside)} aside: rerun the same "
+                    f"command to {verb} it again (rule {RAW_RULE.get(origin, 'of the raw step')})")
 
 
 def prepare(raw_dir: str | Path, out_dir: str | Path, task: str, lang: str, *, seed: int,
@@ -57,6 +83,7 @@ def prepare(raw_dir: str | Path, out_dir: str | Path, task: str, lang: str, *, s
     for spec in tqdm(manifest["files"], desc=f"{task}/{lang}", unit="file", mininterval=30.0):
         if formats.FORMATS[spec["format"]].task != task:
             raise DataError(f"{raw_dir / MANIFEST}: {spec['name']} has the {spec['format']} format, not a {task} one")
+        check_raw_file(raw_dir, spec, manifest.get("origin"))
         examples = formats.read(raw_dir / spec["name"], spec["format"], lang, fixes)
         kept = [ex for ex in examples if is_token_task(task) or all(ex.texts)]
         dropped_empty += len(examples) - len(kept)
