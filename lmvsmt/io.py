@@ -283,20 +283,22 @@ def rule_log(path: str | os.PathLike | None) -> Iterator[None]:
         try:
             yield
         except BaseException as exc:
-            sys.stdout.flush()
-            sys.stderr.flush()
             line = _summary(exc)
-            if line is None:
-                traceback.print_exc(file=log)
-            elif not _ends_with(path, line):
-                log.write(line + "\n")
+            with contextlib.suppress(OSError):  # a full disk must not hide the error itself
+                sys.stdout.flush()
+                sys.stderr.flush()
+                if line is None and not isinstance(exc, SystemExit):
+                    traceback.print_exc(file=log)
+                elif line is not None and not _ends_with(path, line):
+                    log.write(line + "\n")
             if _ours(exc):
                 one_line = line
             else:
                 raise
         finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            with contextlib.suppress(OSError):
+                sys.stdout.flush()
+                sys.stderr.flush()
             root.removeHandler(handler)
             root.setLevel(old_level)
             os.dup2(saved[0], 1)

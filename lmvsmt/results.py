@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 from lmvsmt.config import REPO_ROOT, section_hash
-from lmvsmt.io import atomic_write, read_json
+from lmvsmt.io import atomic_write, open_text
 
 # The config sections an evaluation result depends on.
 RESULT_SECTIONS = ("languages", "corpus", "demo", "bpe", "pretrain", "downstream", "evaluation")
@@ -47,4 +47,5 @@ def write_result(path: str | Path, record: dict) -> None:
 
 
 def read_result(path: str | Path) -> dict:
-    return read_json(path)
+    with open_text(path) as fh:  # JSON errors are the caller's to describe (lmvsmt.tables)
+        return json.load(fh)

@@ -53,7 +53,7 @@ def check_raw_file(raw_dir: Path, spec: dict, origin: str | None) -> None:
     downloaded (or written): otherwise it and the manifest are moved aside, so that the
     same command fetches it again, and the error says so."""
     path = raw_dir / spec["name"]
-    if "sha256" not in spec:
+    if spec.get("bytes") is None or spec.get("sha256") is None:  # nothing recorded to check against
         return
     try:
         size, sha = sha256_file(path)
