@@ -120,31 +120,32 @@ def test_a_file_that_is_not_utf8_is_named_with_its_line(tmp_path, reader):
 @pytest.mark.parametrize("origin,remedy", [("demo", "to write it again (rule downstream_demo)"),
                                            ("real", "to download it again (rule downstream_fetch)")])
 def test_a_raw_download_that_changed_stops_the_preparation_and_is_fetched_again(tmp_path, origin, remedy):
-    """A raw file emptied after it was written: its manifest's size and sha256 no longer
-    match, so the preparation stops instead of reading fewer examples, and the file and
-    the manifest are moved aside so that the same command writes them again."""
-    config = lmvsmt_config.validate({"results_dir": str(tmp_path), "languages": ["en", "fr"], "tasks": ["SA"]})
-    raw_root, out = tmp_path / "raw", tmp_path / "SA" / "en"
+    """One of the three files of a treebank emptied after it was written: its manifest's
+    size and sha256 no longer match, so the preparation stops instead of splitting a
+    third fewer sentences, and the file and the manifest are moved aside so that the
+    same command writes them again."""
+    config = lmvsmt_config.validate({"results_dir": str(tmp_path), "languages": ["en", "fr"], "tasks": ["POS"]})
+    raw_root, out = tmp_path / "raw", tmp_path / "POS" / "en"
     world = ds_demo.make_world(config)
-    ds_demo.generate(config, raw_root, ["SA"], ["en"], world=world)
-    raw_dir = raw_root / "SA" / "en"
+    ds_demo.generate(config, raw_root, ["POS"], ["en"], world=world)
+    raw_dir = raw_root / "POS" / "en"
     options = dict(seed=1, own_split={"valid": 0.1, "test": 0.1}, pos_token_budget=0)
-    full = ds_prepare.prepare(raw_dir, out, "SA", "en", **options)["counts"]
-    emptied = raw_dir / "train.jsonl"
+    full = ds_prepare.prepare(raw_dir, out, "POS", "en", **options)["counts"]
+    emptied = raw_dir / "en_demo-ud-train.conllu"
     manifest = json.loads((raw_dir / "source.json").read_text())
     (raw_dir / "source.json").write_text(json.dumps({**manifest, "origin": origin}))
     recorded = next(f for f in manifest["files"] if f["name"] == emptied.name)
     emptied.write_bytes(b"")
     with pytest.raises(DataError) as err:
-        ds_prepare.prepare(raw_dir, out, "SA", "en", **options)
+        ds_prepare.prepare(raw_dir, out, "POS", "en", **options)
     message = str(err.value)
     assert message.startswith(f"{emptied} has 0 bytes, sha256 {'e3b0c442'}") and "\n" not in message
     assert f"{raw_dir / 'source.json'} recorded {recorded['bytes']} bytes, sha256 {recorded['sha256']}" in message
     assert message.endswith(f"rerun the same command {remedy}")
     assert not emptied.exists() and not (raw_dir / "source.json").exists()
-    assert {p.name.split(".bad-")[0] for p in raw_dir.glob("*.bad-*")} == {"train.jsonl", "source.json"}
-    ds_demo.generate(config, raw_root, ["SA"], ["en"], world=world)  # what the rerun does
-    assert ds_prepare.prepare(raw_dir, out, "SA", "en", **options)["counts"] == full
+    assert {p.name.split(".bad-")[0] for p in raw_dir.glob("*.bad-*")} == {emptied.name, "source.json"}
+    ds_demo.generate(config, raw_root, ["POS"], ["en"], world=world)  # what the rerun does
+    assert ds_prepare.prepare(raw_dir, out, "POS", "en", **options)["counts"] == full
 
 
 # --------------------------------------------------------------------------- job errors
