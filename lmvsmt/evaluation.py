@@ -29,7 +29,8 @@ def device() -> str:
 
 
 # How a damaged model comes back (it is moved aside when found damaged).
-MODEL_REMEDY = "rerun the same command: rule pretrain exports the trained model again (no retraining)"
+MODEL_REMEDY = ("rerun the same command: rule pretrain exports the trained model again (no retraining), or rule "
+                "external_model imports a model trained elsewhere again")
 
 
 def _load(objective: str, model_dir, spm_model):

@@ -69,7 +69,7 @@ def test_a_damaged_model_is_named_before_it_is_loaded(tmp_path, how):
         evaluation.features_job("CLM", model_dir, tmp_path / "spm.model", [], config)
     message = str(err.value)
     assert message.startswith(f"{model}: damaged (") and "\n" not in message
-    assert message.endswith("rerun the same command: rule pretrain exports the trained model again (no retraining)")
+    assert message.endswith("; " + evaluation.MODEL_REMEDY) and "rule pretrain exports the trained model" in message
     assert not model.exists() and len(list(model_dir.glob("checkpoint_best.pt.bad-*"))) == 1
 
 
