@@ -19,7 +19,7 @@ from lmvsmt.tables import ALL_OBJECTIVES, METRIC_WORDS, MODE_WORDS, TableError, 
 COLOURS = dict(zip(ALL_OBJECTIVES, ("#1f77b4", "#6baed6", "#d62728", "#ff7f0e", "#2ca02c")))
 
 
-def _save(fig, out: str | os.PathLike, dpi: int) -> None:
+def save_figure(fig, out: str | os.PathLike, dpi: int) -> None:
     out = Path(out)
     with atomic_path(out) as tmp:
         # The temporary name has no image suffix, so the format is given explicitly.
@@ -60,7 +60,7 @@ def plot_task(records: Iterable[dict], out: str | os.PathLike, *, mode: str, tas
     mode_word = MODE_WORDS[mode].split(" (")[0]
     fig.suptitle(f"{task}, {mode_word}: mean ± s.d. over {len(seeds)} seed{'s' * (len(seeds) != 1)}")
     fig.tight_layout()
-    _save(fig, out, dpi)
+    save_figure(fig, out, dpi)
 
 
 def read_train_log(path: str | os.PathLike) -> list[dict]:
@@ -111,4 +111,4 @@ def plot_loss_curves(logs: Mapping[str, str | os.PathLike], out: str | os.PathLi
     for ax in list(axes.flat)[len(objectives):]:
         ax.set_visible(False)
     fig.tight_layout()
-    _save(fig, out, dpi)
+    save_figure(fig, out, dpi)

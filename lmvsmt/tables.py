@@ -88,7 +88,14 @@ STATS_TABLES = ("table6", "table7")
 def table_groups(spec: ResultTableSpec, objectives: Sequence[str], bold_scope: str = "architecture") -> list[list[str]]:
     """The table's objective groups restricted to the configured objectives (in the
     table's order); `bold_scope: table` merges the groups so bolding spans all rows."""
-    groups = [[o for o in g if o in objectives] for g in spec.groups]
+    return architecture_groups(objectives, bold_scope, spec.groups)
+
+
+def architecture_groups(objectives: Sequence[str], bold_scope: str = "architecture",
+                        groups: Sequence[Sequence[str]] = (DOUBLE_STACK, SINGLE_STACK)) -> list[list[str]]:
+    """`groups` (by default: double-stack, single-stack) restricted to `objectives`, or
+    merged into one group with `bold_scope: table`."""
+    groups = [[o for o in g if o in objectives] for g in groups]
     groups = [g for g in groups if g]
     if bold_scope == "table" and groups:
         groups = [[o for g in groups for o in g]]
@@ -137,6 +144,10 @@ def table_objectives(name: str, config: dict) -> list[str]:
 # Path patterns shared with the other stages (see the team's path contract).
 EVAL_RESULT = "{results}/eval/{mode}/{objective}/{task}/{lang}/seed{seed}.json"
 TRAIN_LOG = "{results}/pretrain/{objective}/train_log.jsonl"
+TABLES_DIR = "{results}/tables"
+PLOTS_DIR = "{results}/plots"
+# The record keys a result file's directories name, last directory first (EVAL_RESULT).
+RESULT_PATH_KEYS = ("mode", "objective", "task", "language")
 
 
 def eval_results(config: dict, mode: str, objectives: Sequence[str], tasks: Sequence[str] | None = None) -> list[str]:
@@ -152,8 +163,8 @@ def result_table_inputs(name: str, config: dict) -> list[str]:
 
 def stage_targets(config: dict) -> list[str]:
     """Every final output of the tables stage for this configuration."""
-    tables_dir = f"{config['results_dir']}/tables"
-    plots_dir = f"{config['results_dir']}/plots"
+    tables_dir = TABLES_DIR.format(results=config["results_dir"])
+    plots_dir = PLOTS_DIR.format(results=config["results_dir"])
     names = tables_for(config)
     return ([f"{tables_dir}/{n}.{ext}" for ext in ("tex", "csv", "md") for n in names]
             + [f"{tables_dir}/tables.{ext}" for ext in ("tex", "md", "pdf")]
@@ -164,8 +175,9 @@ def stage_targets(config: dict) -> list[str]:
 # --------------------------------------------------------------------------- result files
 
 
-def load_result(path: str | os.PathLike) -> dict:
-    """Read one evaluation result file and check the keys the tables use."""
+def load_result(path: str | os.PathLike, path_keys: Sequence[str] = RESULT_PATH_KEYS) -> dict:
+    """Read one evaluation result file and check the keys the tables use, and that
+    the directories above it (`path_keys`, then seed<N>.json) name its content."""
     path = Path(path)
     try:
         record = read_result(path)
@@ -185,17 +197,16 @@ def load_result(path: str | os.PathLike) -> dict:
             raise TableError(f"{path}: key {metric} = {value!r} is not a fraction in [0, 1]")
     # A result filed under the wrong path would land in the wrong cell.
     parts = path.parts
-    if len(parts) >= 5 and re.fullmatch(r"seed\d+\.json", parts[-1]):
-        expected = {"mode": parts[-5], "objective": parts[-4], "task": parts[-3], "language": parts[-2],
-                    "seed": int(parts[-1][4:-5])}
+    if len(parts) > len(path_keys) and re.fullmatch(r"seed\d+\.json", parts[-1]):
+        expected = {**dict(zip(path_keys, parts[-1 - len(path_keys):-1])), "seed": int(parts[-1][4:-5])}
         for key, value in expected.items():
             if record[key] != value:
                 raise TableError(f"{path}: key {key} = {record[key]!r} does not match its path ({value!r})")
     return record
 
 
-def load_results(paths: Iterable[str | os.PathLike]) -> list[dict]:
-    records = [load_result(p) for p in paths]
+def load_results(paths: Iterable[str | os.PathLike], path_keys: Sequence[str] = RESULT_PATH_KEYS) -> list[dict]:
+    records = [load_result(p, path_keys) for p in paths]
     hashes = {r["provenance"].get("config_hash") for r in records
               if isinstance(r.get("provenance"), dict)} - {None}
     if len(hashes) > 1:
@@ -305,6 +316,11 @@ class Table:
     decimals: int = 2
     csv_rows: list[dict] = field(default_factory=list)
     csv_fields: list[str] = field(default_factory=list)
+    title: str = ""  # Markdown heading; default "Table N" from the name
+
+    @property
+    def heading(self) -> str:
+        return self.title or f"Table {self.name[5:]}"
 
 
 def _fmt(x: float, decimals: int) -> str:
@@ -314,6 +330,55 @@ def _fmt(x: float, decimals: int) -> str:
 def _seed_words(seeds: Sequence[int]) -> str:
     n = len(seeds)
     return f"{n} seed{'s' if n != 1 else ''} ({', '.join(str(s) for s in seeds)})"
+
+
+def score_blocks(cells: dict[tuple[str, str, str], Cell], groups: Sequence[Sequence[str]], tasks: Sequence[str],
+                 columns: Sequence[str], n_seeds: int, decimals: int) -> list[Block]:
+    """One block per task, one row per objective (in `groups`), one entry per column
+    (language) from `cells` keyed (task, objective, column). Bold: the best mean
+    (compared as displayed, ties all bold) per task x column within each objective
+    group; a group with fewer than two scored models has no bold."""
+    blocks = []
+    for task in tasks:
+        rows: list[Row] = []
+        group_ends = []
+        for group in groups:
+            group_rows = []
+            for objective in group:
+                entries = []
+                for column in columns:
+                    cell = cells.get((task, objective, column))
+                    entries.append(Entry() if cell is None else
+                                   Entry(cell.mean, cell.sd, cell.n, short=cell.n < n_seeds))
+                group_rows.append(Row(objective, [], entries))
+            for j, _ in enumerate(columns):
+                scores = [round(r.entries[j].mean, decimals) for r in group_rows if r.entries[j].mean is not None]
+                if len(scores) >= 2:
+                    best = max(scores)
+                    for r in group_rows:
+                        e = r.entries[j]
+                        e.bold = e.mean is not None and round(e.mean, decimals) == best
+            rows.extend(group_rows)
+            group_ends.append(len(rows) - 1)
+        blocks.append(Block(task, rows, group_ends[:-1]))
+    return blocks
+
+
+def entry_fields(language: str, e: Entry) -> dict:
+    """The CSV fields of one displayed cell."""
+    return {"language": language, "n_seeds": e.n, "mean": "" if e.mean is None else f"{e.mean:.6f}",
+            "sd": "" if e.sd is None else f"{e.sd:.6f}", "best": int(e.bold)}
+
+
+def missing_notes(blocks: Sequence[Block]) -> str:
+    """The caption's sentence on dashes, daggers and single seeds."""
+    entries = [e for b in blocks for r in b.rows for e in r.entries if e.mean is not None]
+    notes = "A dash marks a missing result"
+    if any(e.short for e in entries):
+        notes += "; $^\\dagger$ marks a mean over fewer seeds"
+    if any(e.sd is None and e.n for e in entries):
+        notes += "; no standard deviation is shown where a single seed is available"
+    return notes + "."
 
 
 def build_result_table(name: str, records: Iterable[dict], *, objectives: Sequence[str], tasks: Sequence[str],
@@ -330,43 +395,10 @@ def build_result_table(name: str, records: Iterable[dict], *, objectives: Sequen
     groups = table_groups(spec, objectives, bold_scope)
     cells = collect_cells(records, spec.metric, spec.mode, seeds, ddof)
     seeds = list(seeds)
-    blocks, csv_rows = [], []
-    any_short = any_single = False
-    for task in tasks:
-        rows: list[Row] = []
-        group_ends = []
-        for group in groups:
-            group_rows = []
-            for objective in group:
-                entries = []
-                for lang in languages:
-                    cell = cells.get((task, objective, lang))
-                    if cell is None:
-                        entries.append(Entry())
-                        continue
-                    entry = Entry(cell.mean, cell.sd, cell.n, short=cell.n < len(seeds))
-                    any_short |= entry.short
-                    any_single |= entry.sd is None
-                    entries.append(entry)
-                group_rows.append(Row(objective, [], entries))
-            for j, _ in enumerate(languages):
-                scores = [round(r.entries[j].mean, decimals) for r in group_rows if r.entries[j].mean is not None]
-                if len(scores) >= 2:
-                    best = max(scores)
-                    for r in group_rows:
-                        e = r.entries[j]
-                        e.bold = e.mean is not None and round(e.mean, decimals) == best
-            rows.extend(group_rows)
-            group_ends.append(len(rows) - 1)
-        blocks.append(Block(task, rows, group_ends[:-1]))
-        for r in rows:
-            for lang, e in zip(languages, r.entries):
-                csv_rows.append({
-                    "table": name, "metric": spec.metric, "mode": spec.mode, "task": task, "objective": r.label,
-                    "language": lang, "n_seeds": e.n,
-                    "mean": "" if e.mean is None else f"{e.mean:.6f}",
-                    "sd": "" if e.sd is None else f"{e.sd:.6f}",
-                    "best": int(e.bold)})
+    blocks = score_blocks(cells, groups, tasks, languages, len(seeds), decimals)
+    csv_rows = [{"table": name, "metric": spec.metric, "mode": spec.mode, "task": block.name, "objective": r.label,
+                 **entry_fields(lang, e)}
+                for block in blocks for r in block.rows for lang, e in zip(languages, r.entries)]
     sd_word = "sample" if ddof == 1 else "population"
     shown = ", ".join(o for g in groups for o in g)
     caption = (f"{METRIC_WORDS[spec.metric]} ($\\times$100) of the {spec.models} ({shown}) on the test sets, "
@@ -374,12 +406,7 @@ def build_result_table(name: str, records: Iterable[dict], *, objectives: Sequen
                f"Bold: best model per task and language")
     if len(groups) > 1:
         caption += " within each architecture (double-stack, single-stack)"
-    caption += ". A dash marks a missing result"
-    if any_short:
-        caption += "; $^\\dagger$ marks a mean over fewer seeds"
-    if any_single:
-        caption += "; no standard deviation is shown where a single seed is available"
-    caption += "."
+    caption += ". " + missing_notes(blocks)
     if sources:
         origins = [f"{', '.join(names)} " + (text if text == external.TRAINED_HERE else f"from {tex_escape(text)}")
                    for names, text in sources]
@@ -520,7 +547,7 @@ def render_latex(table: Table) -> str:
 def render_markdown(table: Table) -> str:
     """The same table in GitHub Markdown, caption first."""
     rule = ["---:" if a in "cr" else ":---" for a in table.align]
-    out = [f"**Table {table.name[5:]}.** " + _tex_to_text(table.caption), "",
+    out = [f"**{table.heading}.** " + _tex_to_text(table.caption), "",
            "| " + " | ".join(table.columns) + " |", "|" + "|".join(rule) + "|"]
     for block in table.blocks:
         for i, row in enumerate(block.rows):
@@ -531,6 +558,7 @@ def render_markdown(table: Table) -> str:
 
 def _tex_to_text(caption: str) -> str:
     return (caption.replace("$\\times$", "×").replace("$\\pm$", "±").replace("$^\\dagger$", "†")
+            .replace("$\\|\\sigma\\|$", "‖σ‖").replace("$\\|\\sigma_A - \\sigma_B\\|$", "‖σ_A − σ_B‖")
             .replace("\\", ""))
 
 
