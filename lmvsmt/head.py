@@ -4,10 +4,11 @@ epochs, model selection on validation loss)."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import random
 import time
-from dataclasses import dataclass
-from typing import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Mapping
 
 import torch
 from torch import nn
@@ -65,10 +66,19 @@ class FitResult:
     preds: list[int]
     golds: list[int]
     wall_time_s: float
+    # Further test sets scored with the same selected weights: name -> (loss, preds, golds).
+    extra_tests: dict = field(default_factory=dict)
+
+    def on(self, name: str) -> "FitResult":
+        """This result as if further test set `name` were its test set."""
+        loss, preds, golds = self.extra_tests[name]
+        return dataclasses.replace(self, test_loss=loss, preds=preds, golds=golds, extra_tests={})
 
 
 # A step maps a batch to (summed loss, number of scored items, logits, gold labels).
 Step = Callable[[object], tuple[torch.Tensor, int, torch.Tensor, torch.Tensor]]
+# A further test set: a function yielding its batches, and the step that scores them.
+ExtraTest = tuple[Callable[[], Iterable], Step]
 
 
 def evaluate(module: nn.Module, batches: Iterable, step: Step) -> tuple[float, list[int], list[int]]:
@@ -85,7 +95,8 @@ def evaluate(module: nn.Module, batches: Iterable, step: Step) -> tuple[float, l
 
 
 def fit(module: nn.Module, params, batches: Callable[[str, random.Random | None], Iterable], step: Step, *,
-        epochs: int, lr: float, weight_decay: float, seed: int, scaler=None, progress=None) -> FitResult:
+        epochs: int, lr: float, weight_decay: float, seed: int, scaler=None, progress=None,
+        extra_tests: Mapping[str, ExtraTest] | None = None) -> FitResult:
     """Train `params` of `module` for `epochs`, keep the weights of the epoch with the
     lowest validation loss, and evaluate them on test.
 
@@ -93,6 +104,9 @@ def fit(module: nn.Module, params, batches: Callable[[str, random.Random | None]
     `step(batch)` returns the summed loss, the item count, logits and gold labels.
     `progress(epoch, stats)` is called after each epoch's validation with the epoch's
     train_loss, valid_loss (per item) and valid_accuracy.
+    `extra_tests` are scored with the same weights after the test split (the
+    cross-lingual transfer analysis: other languages' test sets); they change nothing
+    of the training or of the test result.
     """
     started = time.perf_counter()
     torch.manual_seed(seed)
@@ -126,4 +140,7 @@ def fit(module: nn.Module, params, batches: Callable[[str, random.Random | None]
             best_state = copy.deepcopy(module.state_dict())
     module.load_state_dict(best_state)
     test_loss, preds, golds = evaluate(module, batches("test", None), step)
-    return FitResult(best_epoch, epochs, valid_losses, test_loss, preds, golds, time.perf_counter() - started)
+    wall_time_s = time.perf_counter() - started
+    extra = {name: evaluate(module, test_batches(), test_step)
+             for name, (test_batches, test_step) in (extra_tests or {}).items()}
+    return FitResult(best_epoch, epochs, valid_losses, test_loss, preds, golds, wall_time_s, extra)

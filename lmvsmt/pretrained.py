@@ -117,6 +117,12 @@ class PretrainedModel(nn.Module):
         stack = self.model.decoder if self.causal else self.model.encoder
         return len(getattr(stack, "layers", None) or stack.sentence_encoder.layers)
 
+    @property
+    def _masked_lm_arch(self) -> bool:
+        """fairseq's masked_lm architecture (not roberta)."""
+        encoder = self.model.encoder
+        return hasattr(encoder, "sentence_encoder") and hasattr(encoder, "lm_head_transform_weight")
+
     def _prefix(self, lang: str) -> int:
         if self.objective == "2-MT":
             index = self.dictionary.index(language_token(lang))
@@ -125,7 +131,8 @@ class PretrainedModel(nn.Module):
             return index
         return self.dictionary.eos() if self.causal else self.dictionary.bos()
 
-    def encode(self, tokens: torch.Tensor, lang: str) -> torch.Tensor:
+    def _frame(self, tokens: torch.Tensor, lang: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """`tokens` framed as in pretraining, and the framed lengths."""
         pad, eos = self.dictionary.pad(), self.dictionary.eos()
         batch, length = tokens.shape
         lengths = tokens.ne(pad).sum(dim=1)
@@ -134,8 +141,50 @@ class PretrainedModel(nn.Module):
         framed[:, 1:length + 1] = tokens
         if not self.causal:
             framed[torch.arange(batch, device=tokens.device), lengths + 1] = eos
-        states = self._forward(framed, lengths + 2)
-        return states[:, 1:length + 1]
+        return framed, lengths + 2
+
+    def encode(self, tokens: torch.Tensor, lang: str) -> torch.Tensor:
+        framed, lengths = self._frame(tokens, lang)
+        states = self._forward(framed, lengths)
+        return states[:, 1:tokens.shape[1] + 1]
+
+    def hidden_layers(self, tokens: torch.Tensor, lang: str, decoder: bool = False) -> list[torch.Tensor]:
+        """The states [B, T, H] of the positions of `tokens` after the embeddings (index 0)
+        and after each layer of the stack that `encode` reads; the last one is what
+        `encode` returns. With `decoder`, a double-stack model's decoder layers follow,
+        the decoder reading the same sentence as its pretraining target (teacher forcing)."""
+        framed, lengths = self._frame(tokens, lang)
+        length = tokens.shape[1]
+        if self.objective in DOUBLE_STACK:
+            out = self.model.encoder(framed, src_lengths=lengths, return_all_hiddens=True)
+            inner = out["encoder_states"][:-1] + out["encoder_out"]
+        elif self.causal:
+            last, extra = self.model.decoder(framed, features_only=True)
+            inner = extra["inner_states"][:-1] + [last.transpose(0, 1)]
+        elif self._masked_lm_arch:
+            inner, _ = self.model.encoder.sentence_encoder(framed)
+        else:
+            _, extra = self.model(framed, features_only=True, return_all_hiddens=True)  # roberta
+            inner = extra["inner_states"]
+        layers = [state.transpose(0, 1)[:, 1:length + 1] for state in inner]
+        if decoder and self.objective in DOUBLE_STACK:
+            layers += self._decoder_layers(tokens, lang, out)
+        return layers
+
+    def _decoder_layers(self, tokens: torch.Tensor, lang: str, encoder_out: dict) -> list[torch.Tensor]:
+        # The decoder input is the target shifted right, as fairseq trains it: 2-LM
+        # reconstructs "<s> x </s>" (input "</s> <s> x"); 2-MT starts from the target
+        # language token (input "__lang__ x"). States are read where each token of x is input.
+        pad = self.dictionary.pad()
+        batch, length = tokens.shape
+        prefix = ([self._prefix(lang)] if self.objective == "2-MT"
+                  else [self.dictionary.eos(), self.dictionary.bos()])
+        previous = tokens.new_full((batch, length + len(prefix)), pad)
+        previous[:, :len(prefix)] = torch.tensor(prefix, dtype=tokens.dtype, device=tokens.device)
+        previous[:, len(prefix):] = tokens
+        last, extra = self.model.decoder(previous, encoder_out=encoder_out, features_only=True)
+        inner = extra["inner_states"][1:-1] + [last.transpose(0, 1)]
+        return [state.transpose(0, 1)[:, len(prefix):] for state in inner]
 
     def _forward(self, framed: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         if self.objective in DOUBLE_STACK:
@@ -143,8 +192,8 @@ class PretrainedModel(nn.Module):
             return out["encoder_out"][0].transpose(0, 1)
         if self.causal:
             return self.model.decoder(framed, features_only=True)[0]
-        if hasattr(self.model.encoder, "sentence_encoder") and hasattr(self.model.encoder, "lm_head_transform_weight"):
-            inner, _ = self.model.encoder.sentence_encoder(framed)  # fairseq's masked_lm arch
+        if self._masked_lm_arch:
+            inner, _ = self.model.encoder.sentence_encoder(framed)
             return inner[-1].transpose(0, 1)
         return self.model(framed, features_only=True)[0]  # roberta
 

@@ -84,17 +84,26 @@ def extract_features(model, labels, encoded, lang, task, pooling, batch_size, ou
         torch.save(cache, tmp)
 
 
-def probe(features_path, seed: int, head_cfg: dict, optim: dict, progress=None) -> dict:
+def _split_data(split: dict) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+    return split["x"].float(), split["y"], split["offsets"].tolist()
+
+
+def probe(features_path, seed: int, head_cfg: dict, optim: dict, progress=None,
+          transfer_tests: dict | None = None) -> dict:
     """Train one head on cached features; returns the metrics of the best epoch on test.
-    `progress`: lmvsmt.head.fit's per-epoch callback."""
+    `progress`: lmvsmt.head.fit's per-epoch callback.
+
+    `transfer_tests` maps names (languages) to further test splits in the cache's format
+    (another language's features, labels as this cache's ids); the same head scores
+    them and their metrics come back under "transfer"."""
     cache = integrity.load_torch(features_path, FEATURES_REMEDY, weights_only=True)
-    data = {s: (cache[s]["x"].float(), cache[s]["y"], cache[s]["offsets"].tolist()) for s in taskdata.SPLITS}
+    data = {s: _split_data(cache[s]) for s in taskdata.SPLITS}
     torch.manual_seed(seed)
     head = Head(data["train"][0].shape[1], len(cache["labels"]), head_cfg["hidden"], head_cfg["dropout"])
 
-    def batches(split, rng):
+    def batches_of(split_data, rng):
         # Batches of examples (sentences), as when re-encoding: their rows are gathered.
-        x, y, offsets = data[split]
+        x, y, offsets = split_data
         for idx in batch_indices(len(offsets) - 1, optim["batch_size"], rng):
             rows = torch.tensor([r for i in idx for r in range(offsets[i], offsets[i + 1])], dtype=torch.long)
             yield x[rows], y[rows]
@@ -104,9 +113,15 @@ def probe(features_path, seed: int, head_cfg: dict, optim: dict, progress=None) 
         logits = head(x)
         return F.cross_entropy(logits, y, reduction="sum"), len(y), logits, y
 
-    result = fit(head, head.parameters(), batches, step, epochs=optim["epochs"], lr=optim["lr"],
-                 weight_decay=optim["weight_decay"], seed=seed, progress=progress)
-    return summarize(result, len(cache["labels"]))
+    extra = {name: (lambda test=_split_data(test): batches_of(test, None), step)
+             for name, test in (transfer_tests or {}).items()}
+    result = fit(head, head.parameters(), lambda split, rng: batches_of(data[split], rng), step,
+                 epochs=optim["epochs"], lr=optim["lr"], weight_decay=optim["weight_decay"], seed=seed,
+                 progress=progress, extra_tests=extra)
+    metrics = summarize(result, len(cache["labels"]))
+    if transfer_tests:
+        metrics["transfer"] = {name: summarize(result.on(name), len(cache["labels"])) for name in transfer_tests}
+    return metrics
 
 
 def summarize(result, n_labels: int) -> dict:

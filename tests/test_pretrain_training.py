@@ -96,6 +96,14 @@ def test_every_objective_trains_exports_and_yields_hidden_states(toy, tmp_path):
         assert states.shape == (2, 4, 64) and torch.isfinite(states).all()
         # Right padding does not change the states of the real tokens.
         assert torch.allclose(states[1, :2], alone[0], atol=1e-5), objective
+        # Every layer's states (the analyses' CKA): embeddings, then each layer, the last one
+        # being what evaluation reads; a double-stack model's decoder layers on request.
+        with torch.no_grad():
+            layers = model.hidden_layers(tokens, "en", decoder=True)
+        # tiny preset: BART embeddings, 1 encoder and 1 decoder layer; the others embeddings and 2 layers
+        top = 1 if objective in objectives.DOUBLE_STACK else 2
+        assert len(layers) == 3 and all(s.shape == states.shape for s in layers), objective
+        assert torch.allclose(layers[top], states, atol=1e-6), objective
         if objective == "2-MT":
             with torch.no_grad():
                 assert not torch.allclose(model.encode(tokens, "fr"), states)  # the source language token counts
