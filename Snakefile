@@ -18,6 +18,7 @@ include: "rules/pretrain.smk"
 include: "rules/external.smk"
 include: "rules/downstream.smk"
 include: "rules/evaluate.smk"
+include: "rules/analysis.smk"
 # The tables stage reads every other stage's outputs: keep it the last include.
 include: "rules/tables.smk"
 

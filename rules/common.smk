@@ -59,9 +59,11 @@ wildcard_constraints:
     task="|".join(TASKS),
     split="train|valid|test",
     seed=r"\d+",
+    test_lang="|".join(LANGUAGES),
 
 
 # --- Evaluation (rules/evaluate.smk) -------------------------------------------
+from lmvsmt.analysis.outputs import TRANSFER_RESULT
 from lmvsmt.taskdata import TASK_SUFFIX
 
 EVAL = config["evaluation"]
@@ -70,6 +72,11 @@ MODES = EVAL["modes"]
 MODEL_DIR = f"{RESULTS}/pretrain/{{objective}}"
 FEATURES = f"{RESULTS}/features/{{objective}}/{{task}}/{{lang}}/features.pt"
 RESULT = f"{RESULTS}/eval/{{mode}}/{{objective}}/{{task}}/{{lang}}/seed{{seed}}.json"
+# Zero-shot transfer results: {lang} is the training language.
+TRANSFER = TRANSFER_RESULT.format(
+    results=RESULTS,
+    **{k: f"{{{k}}}" for k in ("mode", "objective", "task", "lang", "test_lang", "seed")},
+)
 # What one evaluation job covers (evaluation.job_scope): one language of a task, all
 # languages of a task, or all tasks and languages of an objective.
 SCOPE = EVAL["job_scope"]
@@ -85,10 +92,10 @@ def job_units(wc):
     return [(task, lang) for task in tasks for lang in langs]
 
 
-def per_job(pattern, **fixed):
-    """The files of one job: `pattern` expanded over what the job covers and over
-    `fixed` values, other wildcards kept."""
-    spread = {"language": {}, "task": {"lang": LANGUAGES}, "objective": {"task": TASKS, "lang": LANGUAGES}}
+def per_job(pattern, langs=LANGUAGES, **fixed):
+    """The files of one job: `pattern` expanded over what the job covers (its tasks
+    and, of `langs`, its languages) and over `fixed` values, other wildcards kept."""
+    spread = {"language": {}, "task": {"lang": langs}, "objective": {"task": TASKS, "lang": langs}}
     return expand(pattern, **spread[SCOPE], **fixed, allow_missing=True)
 
 
@@ -97,26 +104,64 @@ def subword_model(wc):
     return lmvsmt_external.subword_model(RESULTS, config, wc.objective)
 
 
+def data_dir(task, lang):
+    return f"{RESULTS}/downstream/{task}/{lang}"
+
+
 def task_data(wc):
     return [
-        f"{RESULTS}/downstream/{task}/{lang}/{split}.{TASK_SUFFIX[task]}"
+        f"{data_dir(task, lang)}/{split}.{TASK_SUFFIX[task]}"
         for task, lang in job_units(wc)
         for split in ("train", "valid", "test")
     ]
 
 
-def eval_units(wc, mode):
-    """lmvsmt.evaluation.Unit fields of one job, for its script."""
+def job_tasks(wc):
+    return sorted({task for task, _ in job_units(wc)})
+
+
+def transfer_test_data(wc):
+    """The test sets of every language of a job's tasks (fine-tuning scores them all)."""
+    return [f"{data_dir(task, lang)}/test.{TASK_SUFFIX[task]}" for task in job_tasks(wc) for lang in LANGUAGES]
+
+
+def eval_units(wc, mode, transfer=True):
+    """lmvsmt.evaluation.Unit fields of one job, for its script (without `transfer`
+    for feature extraction, whose parameters must not change with it)."""
     return [
         dict(
             task=task,
             lang=lang,
-            data_dir=f"{RESULTS}/downstream/{task}/{lang}",
+            data_dir=data_dir(task, lang),
             features=FEATURES.format(objective=wc.objective, task=task, lang=lang),
             results={
                 seed: RESULT.format(mode=mode, objective=wc.objective, task=task, lang=lang, seed=seed)
                 for seed in SEEDS
             },
+            **({"transfer": transfer_files(mode, wc.objective, task, lang)} if transfer else {}),
         )
         for task, lang in job_units(wc)
     ]
+
+
+def transfer_files(mode, objective, task, lang):
+    """A run trained on `lang` scores every language's test set: per test language its
+    data, its feature cache and the transfer result files."""
+    return {
+        test: dict(
+            data_dir=data_dir(task, test),
+            features=FEATURES.format(objective=objective, task=task, lang=test),
+            results={
+                seed: TRANSFER.format(
+                    mode=mode, objective=objective, task=task, lang=lang, test_lang=test, seed=seed
+                )
+                for seed in SEEDS
+            },
+        )
+        for test in LANGUAGES
+    }
+
+
+def job_features(wc):
+    """The feature caches of every language of a job's tasks."""
+    return [FEATURES.format(objective=wc.objective, task=t, lang=lang) for t in job_tasks(wc) for lang in LANGUAGES]

@@ -11,7 +11,7 @@ rule features:
     params:
         max_length=EVAL["max_length"],
         pooling=EVAL["head"]["pooling"],
-        units=lambda wc: eval_units(wc, "probe"),
+        units=lambda wc: eval_units(wc, "probe", transfer=False),
     threads: EVAL["threads"]
     log:
         logpath("features", JOB),
@@ -25,11 +25,15 @@ rule features:
         "../workflow/scripts/features.py"
 
 
+# Every probing and fine-tuning run also scores the test sets of the task's other
+# languages with the weights it selected (zero-shot transfer, rules/analysis.smk):
+# probing from their cached features, fine-tuning before its weights are discarded.
 rule probe:
     input:
-        per_job(FEATURES),
+        job_features,
     output:
-        per_job(RESULT, mode="probe", seed=SEEDS),
+        results=per_job(RESULT, mode="probe", seed=SEEDS),
+        transfer=per_job(TRANSFER, mode="probe", seed=SEEDS, test_lang=LANGUAGES),
     params:
         optim=EVAL["probe"],
         head=EVAL["head"],
@@ -52,8 +56,10 @@ rule finetune:
         model=f"{MODEL_DIR}/checkpoint_best.pt",
         spm=subword_model,
         data=task_data,
+        transfer_data=transfer_test_data,
     output:
-        per_job(RESULT, mode="finetune", seed=SEEDS),
+        results=per_job(RESULT, mode="finetune", seed=SEEDS),
+        transfer=per_job(TRANSFER, mode="finetune", seed=SEEDS, test_lang=LANGUAGES),
     params:
         optim=EVAL["finetune"],
         head=EVAL["head"],

@@ -1,6 +1,7 @@
 """End to end: the whole demo DAG (synthetic world -> corpora -> BPE -> five
 pretrained models -> probing and fine-tuning -> tables) runs once into a temporary
 results directory; the tests then check what a researcher relies on."""
+import csv
 import itertools
 import json
 import re
@@ -93,3 +94,68 @@ def test_probing_change_reruns_only_probing(demo):
     jobs = planned_rules(demo, evaluation={"probe": {"epochs": 4}})
     assert jobs.get("probe") == eval_jobs()
     assert not {"pretrain", "features", "finetune"} & set(jobs)
+
+
+# --- the companion paper's analyses (rules/analysis.smk) ----------------------------------
+ANALYSIS_RULES = {"transfer_table", "cka_sentences", "cka_states", "cka", "cka_plot", "spectra", "spectra_table"}
+NOT_COMPARED = {"wall_time_s", "provenance", "train_language", "test_language"}
+
+
+def test_transfer_cell_trained_and_tested_on_one_language_is_the_ordinary_result(demo):
+    ev = DEMO["evaluation"]
+    for mode, objective, task, seed in itertools.product(ev["modes"], DEMO["objectives"], DEMO["tasks"], ev["seeds"]):
+        for source in DEMO["analysis"]["transfer"]["sources"]:
+            cells = demo / f"transfer/{mode}/{objective}/{task}/{source}"
+            cell = json.loads((cells / f"{source}/seed{seed}.json").read_text())
+            ordinary = json.loads((demo / f"eval/{mode}/{objective}/{task}/{source}/seed{seed}.json").read_text())
+            assert (cell["train_language"], cell["test_language"]) == (source, source)
+            assert {k: v for k, v in cell.items() if k not in NOT_COMPARED} == \
+                {k: v for k, v in ordinary.items() if k not in NOT_COMPARED}, (mode, objective, task, seed)
+            for test in DEMO["languages"]:
+                other = json.loads((cells / f"{test}/seed{seed}.json").read_text())
+                if other["accuracy"] is None:  # a test set with labels the source's head does not know
+                    assert "unknown" in other["skipped"]
+                else:
+                    assert 0.0 <= other["accuracy"] <= 1.0 and other["test_language"] == test
+    # Every run scores every language, whatever the configured sources.
+    for mode in ev["modes"]:
+        assert json.loads((demo / f"transfer/{mode}/CLM/POS/fr/zh/seed1.json").read_text())["accuracy"] > 0.0
+
+
+def test_analysis_tables_heatmaps_and_data_are_built(demo):
+    for mode in DEMO["evaluation"]["modes"]:
+        md = (demo / f"tables/transfer_{mode}_en.md").read_text()
+        assert "| Task | Model | AR | EN | ES | FR | RU | ZH | Gap |" in md and "| POS | 2-LM |" in md
+        assert (demo / f"tables/transfer_{mode}_en.tex").read_text().count(r"\pm") > 100
+    with open(demo / "analysis/similarity/cka_languages.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    # 15 language pairs per layer: 2-LM/2-MT 1+1 encoder states, CLM/MLM/TLM 1+2 layer states
+    assert len(rows) == 15 * (2 + 2 + 3 + 3 + 3)
+    assert all(0.0 <= float(r["cka"]) <= 1.0 + 1e-6 for r in rows)
+    with open(demo / "analysis/similarity/cka_models.csv") as fh:
+        models = list(csv.DictReader(fh))
+    assert len(models) == 6 * 13 * 13
+    assert all(abs(float(r["cka"]) - 1.0) < 1e-6 for r in models
+               if (r["objective1"], r["layer1"]) == (r["objective2"], r["layer2"]))
+    plots = demo / "plots/analysis"
+    for name in [f"cka_languages_{o}.png" for o in DEMO["objectives"]] + ["cka_languages_by_layer.png",
+                                                                          "cka_models.png", "spectra.png"]:
+        assert (plots / name).read_bytes()[:4] == b"\x89PNG", name
+    spectra = (demo / "tables/spectra.md").read_text()
+    assert "| 2-MT vs 2-LM | 2-MT encoder |" in spectra and "|  | 2-MT decoder cross-attn. |" in spectra
+    assert "| TLM vs CLM | TLM decoder |" in spectra
+
+
+def analysis_only(jobs):
+    return set(jobs) - {"all"}
+
+
+def test_analysis_changes_rerun_only_analysis_jobs(demo):
+    assert analysis_only(planned_rules(demo, analysis={"similarity": {"sentences": 150}})) == \
+        {"cka_sentences", "cka_states", "cka", "cka_plot"}
+    assert analysis_only(planned_rules(demo, analysis={"spectra": {"pairs": [["TLM", "CLM"]]}})) == \
+        {"spectra", "spectra_table"}
+    jobs = planned_rules(demo, analysis={"transfer": {"sources": ["en", "fr"]}})
+    assert jobs == {"transfer_table": len(DEMO["evaluation"]["modes"]), "all": 1}  # the new source's tables only
+    assert analysis_only(planned_rules(demo, analysis={"transfer": {"metric": "macro_f1"}})) == {"transfer_table"}
+    assert ANALYSIS_RULES >= analysis_only(planned_rules(demo, analysis={"similarity": {"decoder": True}}))

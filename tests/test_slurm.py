@@ -142,7 +142,8 @@ def demo_slice_config(results: Path) -> dict:
     # The test cluster's GPU is a fake (File=/dev/null): the GPU rules get it from
     # Slurm but compute on the CPU.
     cfg["pretrain"].setdefault("local", {})["gpus"] = 0
-    # One job per language, so the probing group has two components (en, fr).
+    # One job per language; each probe also reads the other language's features (zero-shot
+    # transfer), so the probing group's four jobs form one block.
     cfg["evaluation"].update(seeds=[1], job_scope="language", probe={"epochs": 2}, finetune={"epochs": 1})
     return cfg
 
