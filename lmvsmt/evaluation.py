@@ -37,7 +37,7 @@ MODEL_REMEDY = ("rerun the same command: rule pretrain exports the trained model
 
 
 def load_pretrained(objective: str, model_dir, spm_model):
-    """The pretrained model (on this job's device) and the shared sub-word model."""
+    """The pretrained model (on this job's device) and its sub-word model."""
     # Imported here: these stages' modules pull in fairseq, which the tables do not need.
     from lmvsmt.bpe import SubwordModel
     from lmvsmt.pretrained import load_model

@@ -11,6 +11,8 @@ try:
     analysis_outputs.check(config)
 except lmvsmt_config.ConfigError as exc:
     sys.exit(str(exc))
+if analysis_outputs.similarity_notice(config):
+    print(analysis_outputs.similarity_notice(config), file=sys.stderr)
 
 ANALYSIS = config["analysis"]
 SIMILARITY = ANALYSIS["similarity"]
@@ -87,7 +89,7 @@ rule cka_sentences:
 rule cka_states:
     input:
         model=f"{MODEL_DIR}/checkpoint_best.pt",
-        spm=f"{RESULTS}/bpe/spm.model",
+        spm=subword_model,
         sentences=OUT.sentences,
     output:
         OUT.states,

@@ -5,13 +5,18 @@ ordinary result)."""
 import json
 import math
 
+from pathlib import Path
+
 import pytest
 import torch
+import yaml
 
 from lmvsmt import config as lmvsmt_config
 from lmvsmt import evaluation, finetune, probe, results, tables
 from lmvsmt.analysis import outputs, sentences, similarity, spectra, transfer
 from test_evaluation import HEAD, OPTIM, WORDS, ToyEncoder, ToySubwords, dictionary_for, write_pos, write_sa
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # --------------------------------------------------------------------------- CKA
 
@@ -154,6 +159,21 @@ def test_missing_bitext_and_switched_off_analysis_say_so_in_one_line(tmp_path):
     config["analysis"]["similarity"]["files"] = str(tmp_path)
     outputs.check(config)
     assert str(tmp_path / "bitext.en-fr.en") in outputs.sentence_files(config)
+
+
+def test_cka_is_left_out_with_a_note_when_no_model_is_pretrained_here():
+    released = yaml.safe_load((ROOT / "config" / "released.yaml").read_text())
+    assert released["analysis"]["similarity"]["source"] == "none"  # as shipped: said in the config
+    del released["analysis"]
+    config = lmvsmt_config.validate(released)
+    notice = outputs.similarity_notice(config)
+    assert notice.startswith("note: analysis.similarity.source is 'pretraining' but this configuration pretrains "
+                             "no model") and "analysis.similarity.source: files" in notice
+    targets = outputs.stage_targets(config)
+    assert not any("similarity" in t or "cka" in t for t in targets) and any("spectra" in t for t in targets)
+    with pytest.raises(lmvsmt_config.ConfigError, match="builds no corpus: CKA is left out"):
+        outputs.sentence_files(config)
+    assert outputs.similarity_notice(lmvsmt_config.validate({})) is None  # the demo's models are pretrained here
 
 
 def test_transfer_sources_must_be_configured_languages():

@@ -7,6 +7,7 @@ mismatched dictionary and a checkpoint holding foreign objects are refused in on
 the released models' config plans no pretraining and the full evaluation."""
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import json
@@ -181,6 +182,37 @@ def test_status_follows_no_pretraining_of_external_models(evaluated):
     report = json.loads(proc.stdout)
     assert report["pretraining"] == []
     assert {o: v["present"] for o, v in report["evaluation"]["probe"].items()} == {o: 2 for o in OBJECTIVES}
+
+
+def test_analyses_run_on_models_trained_elsewhere(evaluated, tmp_path):
+    """The companion paper's analyses on the imported models: the weight spectra of the
+    authors' architectures, the transfer tables, and CKA on parallel sentences from a
+    directory (this config builds no corpus); no evaluation job runs again."""
+    results = evaluated["results"]
+    bitexts = tmp_path / "bitexts"
+    bitexts.mkdir()
+    words = {"en": ["the", "cat", "sees", "a", "dog", "house", "red"], "fr": ["le", "chat", "voit", "un", "chien",
+                                                                              "maison", "rouge"]}
+    for lang in ("en", "fr"):
+        (bitexts / f"bitext.en-fr.{lang}").write_text(
+            "".join(" ".join(words[lang][(i + k) % 7] for k in range(3 + i % 4)) + f" {i}\n" for i in range(40)))
+    conf = yaml.safe_load(evaluated["configfile"].read_text())
+    conf["analysis"] = {"similarity": {"source": "files", "files": str(bitexts), "sentences": 30, "min_sentences": 5}}
+    configfile = tmp_path / "analysis.yaml"
+    configfile.write_text(yaml.safe_dump(conf))
+    targets = [results / "tables" / name for name in ("spectra.md", "transfer_probe_en.md", "transfer_finetune_en.md")]
+    targets.append(results / "analysis" / "similarity" / "cka_models.csv")
+    proc = snakemake(configfile, *map(str, targets))
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert not re.search(r"^\s*(local)?rule (features|probe|finetune|external_\w+):", proc.stdout + proc.stderr, re.M)
+    spectra = (results / "tables" / "spectra.md").read_text()
+    for pair in ("2-MT vs 2-LM", "TLM vs CLM", "MLM vs CLM"):
+        assert f"| {pair} |" in spectra, spectra
+    assert "| POS | 2-LM |" in (results / "tables" / "transfer_finetune_en.md").read_text()
+    with open(targets[-1]) as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["objective1"] for r in rows} == set(OBJECTIVES) and {r["language"] for r in rows} == {"en", "fr"}
+    assert all(0.0 <= float(r["cka"]) <= 1.0 + 1e-6 for r in rows)
 
 
 # --------------------------------------------------------------------------- refusals

@@ -109,7 +109,25 @@ def check(config: dict) -> None:
 
 
 def similarity_enabled(config: dict) -> bool:
-    return config["analysis"]["similarity"]["source"] != "none"
+    """Whether the CKA analysis is among the targets: not with `source: none`, nor
+    with `source: pretraining` when no model is pretrained here (no corpus exists)."""
+    try:
+        sentences.text_directories(config)
+    except sentences.SimilarityError:
+        return False
+    return True
+
+
+def similarity_notice(config: dict) -> str | None:
+    """One line saying why CKA is left out when the config asks for sentences from a
+    pretraining corpus it does not build."""
+    if config["analysis"]["similarity"]["source"] != "pretraining":
+        return None
+    try:
+        sentences.text_directories(config)
+    except sentences.SimilarityError as exc:
+        return f"note: {exc}"
+    return None
 
 
 def spectra_pairs(config: dict) -> list[list[str]]:

@@ -18,6 +18,7 @@ from typing import Sequence
 
 from lmvsmt.binarize import aligned_pairs
 from lmvsmt.corpus.pipeline import BITEXT_PATTERN, language_pairs
+from lmvsmt.external import trained_objectives
 from lmvsmt.io import atomic_write
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,11 @@ def text_directories(config: dict) -> tuple[list[str], str]:
     (`.` for a plain directory), as `analysis.similarity` names them."""
     cfg = config["analysis"]["similarity"]
     if cfg["source"] == "pretraining":
+        if not trained_objectives(config):
+            raise SimilarityError(
+                "analysis.similarity.source is 'pretraining' but this configuration pretrains no model (every "
+                "objective comes from pretrain.external), so it builds no corpus: CKA is left out; set "
+                "analysis.similarity.source: files and analysis.similarity.files to a directory of bitexts to run it")
         corpora = cfg["corpora"] or config["corpus"]["corpora"]
         return [f"{config['results_dir']}/corpus/{c}" for c in corpora], cfg["split"]
     if cfg["source"] == "files":
