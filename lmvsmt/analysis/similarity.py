@@ -18,6 +18,7 @@ from typing import Sequence
 import torch
 from tqdm import tqdm
 
+from lmvsmt import integrity
 from lmvsmt.analysis.ckadata import LANGUAGE_COLUMNS, MODEL_COLUMNS, write_csv
 from lmvsmt.analysis.sentences import SimilarityError
 
@@ -180,11 +181,15 @@ def states_job(objective: str, model_dir, spm_model, sentences_path, out_path, *
     log.info("%s: %d layers, %d pairs, %d languages", objective, len(layers), len(pair_states), len(languages))
 
 
+# How a damaged state file comes back (it is moved aside when found damaged).
+STATES_REMEDY = "rerun the same command to compute the model's states again (rule cka_states)"
+
+
 def cka_job(states_paths, languages: Sequence[str], min_sentences: int, out_languages, out_models) -> None:
     """(a) gathered from the models' state files, and (b) computed between them."""
     states, language_rows = {}, []
     for path in states_paths:
-        data = torch.load(path, weights_only=True)
+        data = integrity.load_torch(path, STATES_REMEDY, weights_only=True)
         layers = [Layer(stack, index) for stack, index in data["layers"]]
         states[data["objective"]] = {"layers": layers,
                                      "languages": {lang: data["languages"][lang] for lang in languages

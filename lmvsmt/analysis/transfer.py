@@ -68,14 +68,15 @@ def probe_tests(lang: str, features: str, test_features: Mapping[str, str]) -> t
     """The test splits of the other languages' feature caches, labelled with the ids of
     `lang`'s cache (for probe.probe's transfer_tests), and the reasons for those left
     out. The caches are memory-mapped: only their test splits are read."""
-    import torch
+    from lmvsmt import integrity
+    from lmvsmt.probe import FEATURES_REMEDY
 
-    labels = torch.load(features, weights_only=True, mmap=True)["labels"]
+    labels = integrity.load_torch(features, FEATURES_REMEDY, weights_only=True, mmap=True)["labels"]
     tests, skipped = {}, {}
     for test, path in test_features.items():
         if test == lang:
             continue
-        cache = torch.load(path, weights_only=True, mmap=True)
+        cache = integrity.load_torch(path, FEATURES_REMEDY, weights_only=True, mmap=True)
         split = dict(cache["test"])
         try:
             split["y"] = relabel(split["y"], cache["labels"], labels, path)
