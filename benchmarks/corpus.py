@@ -1,10 +1,14 @@
 """Benchmark of the corpus stage: parse + allocate + write on a UNPC-format corpus.
 
-Builds a synthetic corpus in the UNPC v1.0 TEI format (per-language documents,
-per-pair link files, written with lmvsmt.corpus's writers) holding N aligned
-sentence pairs, then runs lmvsmt.corpus.build on it in a fresh subprocess and
-prints sentences/s and that process's peak RSS, for N and 2N. Target: at least
-100,000 aligned sentences/s on one core, and a peak RSS that does not grow with N.
+Builds a synthetic corpus in the UNPC v1.0 TEI layout (per-language documents
+whose paragraphs hold different numbers of sentences in different languages, so
+sentence ids are language-specific; per-document link files under
+links/{s}_{t}/ with the toDoc ids first in xtargets; written with
+lmvsmt.corpus's writers) holding N aligned sentence pairs, then runs
+lmvsmt.corpus.build on it in a fresh subprocess (which checks every link group's
+ids against its documents to choose the xtargets reading) and prints
+sentences/s and that process's peak RSS, for N and 2N. Target: at least 100,000
+aligned sentences/s on one core, and a peak RSS that does not grow with N.
 
     .venv/bin/python benchmarks/corpus.py [--sentences 200000] [--workdir /tmp/...]
 """
@@ -33,9 +37,9 @@ def generate(raw: Path, n_aligned: int, seed: int = 1) -> int:
     """Write UNPC-format sources with at least n_aligned aligned sentence pairs
     (links with text on both sides). Most documents are bitexts of one pair
     (round robin over the 15 pairs), a fifth exist in three or four languages."""
-    from lmvsmt.corpus.documents import write_tei_document
+    from lmvsmt.corpus.documents import paragraphs_of, write_tei_document
     from lmvsmt.corpus.formats import UNPC
-    from lmvsmt.corpus.links import write_link_file
+    from lmvsmt.corpus.synthetic import write_release_links
 
     rng = random.Random(seed)
     vocabulary = [f"w{i}" for i in range(5000)]
@@ -52,7 +56,7 @@ def generate(raw: Path, n_aligned: int, seed: int = 1) -> int:
         for lang in langs:
             ref, rel = UNPC.ref(lang, f"{1990 + d % 25}/a/{d // 1000}/{d}.xml")
             texts = [f"{lang} " + " ".join(w) for w in words]
-            paragraphs = [texts[i : i + 5] for i in range(0, n, 5)]
+            paragraphs = paragraphs_of(texts, [rng.randint(2, 8) for _ in range(n)])
             ids[lang] = write_tei_document(raw / UNPC.docs_dir / rel, lang, paragraphs,
                                            symbol=f"A/{d}", date="2000-01-01", title="benchmark")
             refs[lang] = ref
@@ -61,7 +65,10 @@ def generate(raw: Path, n_aligned: int, seed: int = 1) -> int:
             aligned += n
         d += 1
     for (a, b), pair_groups in groups.items():
-        write_link_file(UNPC.link_file(raw, a, b), pair_groups, style="tei")
+        # toDoc in the language the directory names first, some named out of order
+        directory = (b, a) if PAIRS.index((a, b)) % 2 else (a, b)
+        write_release_links(UNPC, raw, directory, [g if directory[1] == a else (g[1], g[0], [(y, x) for x, y in g[2]])
+                                                   for g in pair_groups])
     return aligned
 
 

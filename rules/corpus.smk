@@ -84,6 +84,7 @@ rule corpus_build:
         uncapped=f"{CORPUS_DIR}/allocation.uncapped.tsv",
         capped=f"{CORPUS_DIR}/allocation.capped.tsv",
         stats=f"{CORPUS_DIR}/stats.tsv",
+        links=f"{CORPUS_DIR}/{lmvsmt_corpus.LINKS_REPORT}",
         docs=CORPUS_DOCS,
         bitexts=CORPUS_BITEXTS,
     params:
@@ -91,6 +92,7 @@ rule corpus_build:
         allocation=CORPUS_CFG["allocation"],
         splits=CORPUS_CFG["splits"],
         max_bad_share=CORPUS_CFG["max_bad_share"],
+        links=CORPUS_CFG["links"],
     log:
         logpath("corpus_build", "{corpus}"),
     benchmark:

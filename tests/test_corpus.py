@@ -5,6 +5,8 @@ import copy
 import gzip
 import io
 import itertools
+import random
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +26,7 @@ from lmvsmt.corpus import real, synthetic
 from lmvsmt.corpus.documents import (
     MalformedDocument,
     normalise_space,
+    paragraphs_of,
     read_document,
     sentences,
     write_opus_raw_document,
@@ -44,10 +47,17 @@ def text(doc, lang, k):
     return f"{lang} sentence {k} of document {doc}"
 
 
+def pair_dir(a, b):
+    """The languages of a pair in the order its UNPC link directory names them:
+    some pairs out of alphabetical order, as in the release."""
+    return (b, a) if (LANGS.index(a) + LANGS.index(b)) % 2 else (a, b)
+
+
 def make_sources(raw: Path, layout, docs: dict[int, list[str]], n_sentences=4, merge=None):
     """Document d in the given languages, n sentences each, 1-1 links for every
     pair of its languages (`merge`: {(d, lang): k} says sentences k and k+1 are one
-    sentence in that language, giving a 2-1 link)."""
+    sentence in that language, giving a 2-1 link), links written as the release
+    writes them."""
     merge = merge or {}
     groups = {}
     for d, langs in docs.items():
@@ -81,7 +91,7 @@ def make_sources(raw: Path, layout, docs: dict[int, list[str]], n_sentences=4, m
                 i += 1
             groups.setdefault((a, b), []).append((refs[a], refs[b], links))
     for (a, b), pair_groups in groups.items():
-        write_link_file(layout.link_file(raw, a, b), pair_groups, style=layout.style)
+        synthetic.write_release_links(layout, raw, pair_dir(a, b), pair_groups)
     return raw
 
 
@@ -282,15 +292,179 @@ def test_empty_sentences_and_whitespace_are_cleaned(tmp_path):
     for lang, texts in (("en", ["  one\n two ", "   ", "three"]), ("fr", ["un deux", "", "trois\t"])):
         ref, rel = UNPC.ref(lang, "2001/x.xml")
         write_tei_document(raw / UNPC.docs_dir / rel, lang, [texts], symbol="x", date="2001", title="t")
-    write_link_file(UNPC.link_file(raw, "en", "fr"),
-                    [("Xml/en/2001/x.xml", "Xml/fr/2001/x.xml", [(["1:1"], ["1:1"]), (["1:2"], ["1:2"]), (["1:3"], ["1:3", "1:9"])])],
-                    style="tei")
+    synthetic.write_release_links(
+        UNPC, raw, ("en", "fr"),
+        [("Xml/en/2001/x.xml", "Xml/fr/2001/x.xml", [(["1:1"], ["1:1"]), (["1:2"], ["1:2"]), (["1:3"], ["1:3", "1:9"])])])
     out = tmp_path / "out"
-    build(raw, out, langs=["en", "fr"], valid=0, test=0)
+    build(raw, out, langs=["en", "fr"], valid=0, test=0, links={"max_dangling_share": 0.2})
     assert (out / "train/bitext.en-fr.en").read_text(encoding="utf-8") == "one two\nthree\n"
     assert (out / "train/bitext.en-fr.fr").read_text(encoding="utf-8") == "un deux\ntrois\n"
     assert (out / "train/doc.fr.txt").read_text(encoding="utf-8") == "un deux\ntrois\n"
     assert stat(out, "empty_sentences_dropped") == "2" and stat(out, "dangling_sentence_ids") == "1"
+
+
+# --- xtargets: whose ids come first, decided from the data -------------------------------
+
+WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda".split()
+MEANING = re.compile(r"\bm\d+\.\d+\b")
+
+
+def meaning_text(lang, d, k):
+    """Sentence k of document d in `lang`: tagged with its meaning, of a length that
+    varies from sentence to sentence but is about the same in every language."""
+    n = 1 + (d * 7919 + k * 104729) % 23 + LANGS.index(lang) % 2
+    return f"{lang} m{d}.{k} " + " ".join(WORDS[(k + i) % len(WORDS)] for i in range(n))
+
+
+def make_release_sources(raw: Path, layout, docs: dict[int, list[str]], first=None, n=8, shuffle=None):
+    """Sources in the release layout with language-specific sentence ids: UNPC's
+    paragraphs hold a different number of sentences in each language; an OPUS
+    subtitle file starts with 0-3 sentences of its language only and ends with
+    the rest of 3, so both readings of xtargets name existing sentences and only
+    the lengths tell them apart. xtargets list `first`'s ids first (default: the
+    release's order). `shuffle` (a random.Random) links the meanings of a pair in
+    a random order (an alignment whose lengths do not correlate)."""
+    groups = {}
+    for d, langs in docs.items():
+        refs, meaning_ids, extra_ids = {}, {}, {}
+        for lang in langs:
+            texts = [meaning_text(lang, d, k) for k in range(n)]
+            li = LANGS.index(lang)
+            if layout.style == "tei":
+                sizes = [1 + (li + p) % 4 for p in range(n)]
+                ref, rel = layout.ref(lang, f"2001/a/56/{d}.xml")
+                ids = write_tei_document(raw / layout.docs_dir / rel, lang, paragraphs_of(texts, sizes),
+                                         symbol=f"A/56/{d}", date="2001-01-01", title="test")
+                meaning_ids[lang], extra_ids[lang] = ids, ([], [])
+            else:
+                lead = [f"{lang} only, before {k}" for k in range(li)]
+                trail = [f"{lang} only, after {k}" for k in range(3 - li)]
+                ref, rel = layout.ref(lang, f"2001/{5000 + d}/{900 + d * 10 + li}.xml")
+                ids = write_opus_raw_document(raw / layout.docs_dir / rel, str(d), lead + texts + trail)
+                meaning_ids[lang] = ids[li : li + n]
+                extra_ids[lang] = (ids[:li], ids[li + n :])
+            refs[lang] = ref
+        for a, b in itertools.combinations(sorted(langs), 2):
+            order = list(range(n))
+            if shuffle is not None:
+                shuffle.shuffle(order)
+            links = [([x], []) for x in extra_ids[a][0]] + [([], [y]) for y in extra_ids[b][0]]
+            links += [([meaning_ids[a][k]], [meaning_ids[b][j]]) for k, j in enumerate(order)]
+            links += [([x], []) for x in extra_ids[a][1]] + [([], [y]) for y in extra_ids[b][1]]
+            groups.setdefault((a, b), []).append((refs[a], refs[b], links))
+    for (a, b), pair_groups in groups.items():
+        synthetic.write_release_links(layout, raw, pair_dir(a, b), pair_groups, first=first)
+    return raw
+
+
+def check_aligned(out: Path, langs):
+    """Every bitext line pair renders the same meanings; returns the lines seen."""
+    lines = 0
+    for split in corpus.SPLITS:
+        for a, b in corpus.language_pairs(langs):
+            left = (out / split / f"bitext.{a}-{b}.{a}").read_text(encoding="utf-8").splitlines()
+            right = (out / split / f"bitext.{a}-{b}.{b}").read_text(encoding="utf-8").splitlines()
+            assert len(left) == len(right)
+            for x, y in zip(left, right):
+                assert x.startswith(a + " ") and y.startswith(b + " ")
+                assert MEANING.findall(x) == MEANING.findall(y), (split, a, b, x, y)
+            lines += len(left)
+    return lines
+
+
+@pytest.mark.parametrize("layout", [UNPC, OPENSUBTITLES], ids=lambda l: l.corpus)
+@pytest.mark.parametrize("first", ["fromDoc", "toDoc"])
+def test_either_xtargets_order_builds_aligned_bitexts(tmp_path, layout, first):
+    docs = {d: LANGS for d in range(6)}
+    raw = make_release_sources(tmp_path / "raw", layout, docs, first=first)
+    if layout is UNPC:  # the release layout: one directory per pair, some named out of order
+        dirs = {p.name for p in (raw / UNPC.docs_dir / "links").iterdir()}
+        assert "en_ar" in dirs and "ar_fr" in dirs and len(dirs) == 6
+    out = tmp_path / "out"
+    build(raw, out, corpus=layout.corpus, valid=0.2, test=0.2)
+    allocated = read_tsv(out / "allocation.uncapped.tsv")
+    assert check_aligned(out, LANGS) == sum(int(r["sentences"]) for r in allocated) == len(allocated) * 8 > 0
+    report = read_tsv(out / corpus.LINKS_REPORT)
+    assert [r["pair"] for r in report] == ["-".join(p) for p in corpus.language_pairs(LANGS)]
+    for row in report:
+        assert row["reading"] == f"{first}_first"
+        assert row["link_groups"] == "6" and row["clashing"] == "0" and row["groups_dropped"] == "0"
+        # UNPC: the wrong reading names sentences that do not exist; OPUS: it names
+        # existing ones, and only the lengths of linked sentences tell
+        wrong = "toDoc" if first == "fromDoc" else "fromDoc"
+        assert row[f"dangling_{first}_first"] == "0"
+        if layout is UNPC:
+            assert row["decided_by"] == "ids" and int(row[f"dangling_{wrong}_first"]) > 0
+        else:
+            assert row["decided_by"] == "lengths" and row[f"dangling_{wrong}_first"] == "0"
+            assert float(row[f"correlation_{first}_first"]) > 0.9 > 0.3 > float(row[f"correlation_{wrong}_first"])
+
+
+def test_link_file_that_fits_neither_reading_stops_the_build(tmp_path):
+    raw = make_release_sources(tmp_path / "raw", UNPC, {d: ["en", "fr", "zh"] for d in range(6)})
+    victims = sorted((raw / UNPC.docs_dir / "links" / "fr_en").rglob("*.lnk"))
+    for victim in victims:  # ids that exist in neither document
+        victim.write_text(re.sub(r'xtargets="[^"]*"', 'xtargets="7:1;7:2"', victim.read_text(encoding="utf-8")),
+                          encoding="utf-8")
+    out = tmp_path / "out"
+    with pytest.raises(corpus.CorpusError) as err:
+        build(raw, out, langs=["en", "fr", "zh"])
+    message = str(err.value)
+    assert "\n" not in message and message.startswith("unpc: link file ")
+    assert f"{victims[0]}:4 (pair en-fr)" in message and "fit neither reading" in message
+    assert "fromDoc ids first: 96 of 96 sentence ids dangle (100.0%)" in message
+    assert "corpus.links.max_dangling_share=1.0%" in message
+    assert not out.exists()  # nothing written under the final names
+
+
+def test_lengths_that_do_not_correlate_stop_the_build(tmp_path):
+    raw = make_release_sources(tmp_path / "raw", OPENSUBTITLES, {d: ["en", "fr"] for d in range(8)},
+                               shuffle=random.Random(5))
+    out = tmp_path / "out"
+    with pytest.raises(corpus.CorpusError) as err:
+        build(raw, out, corpus="opensubtitles", langs=["en", "fr"])
+    message = str(err.value)
+    path = OPENSUBTITLES.link_file(raw, "en", "fr")
+    assert "\n" not in message and message.startswith(f"opensubtitles: link file {path} (pair en-fr)")
+    assert "fit both readings" in message and "do not correlate under either" in message
+    assert "corpus.links.min_length_correlation=0.50" in message
+    assert not out.exists()
+    # a lower threshold (a setting) lets it through
+    build(raw, out, corpus="opensubtitles", langs=["en", "fr"], links={"min_length_correlation": -1})
+    assert read_tsv(out / corpus.LINKS_REPORT)[0]["decided_by"] == "lengths"
+
+
+def test_group_against_its_pairs_reading_is_skipped(tmp_path):
+    docs = {d: ["en", "fr"] for d in range(30)}
+    raw = make_release_sources(tmp_path / "raw", UNPC, docs)
+    # one document's link file written the other way round
+    make_release_sources(tmp_path / "other", UNPC, {7: ["en", "fr"]}, first="fromDoc")
+    (odd,) = (tmp_path / "other" / UNPC.docs_dir / "links").rglob("*.lnk")
+    target = raw / odd.relative_to(tmp_path / "other")
+    shutil.copyfile(odd, target)
+    out = tmp_path / "out"
+    with pytest.raises(corpus.CorpusError, match="corpus.max_bad_share"):
+        build(raw, out, langs=["en", "fr"])  # 1 of 30 groups is more than 1 %
+    build(raw, out, langs=["en", "fr"], max_bad_share=0.05)
+    (row,) = read_tsv(out / corpus.LINKS_REPORT)
+    assert row["reading"] == "toDoc_first" and row["groups_dropped"] == "1"
+    (bad,) = [r for r in read_tsv(out / "stats.tsv") if r["metric"] == "bad_link_group"]
+    assert bad["scope"] == f"{target}:4" and "dangle with toDoc ids first, the reading of the pair en-fr" in bad["value"]
+    assert check_aligned(out, ["en", "fr"]) == 29 * 8
+
+
+def test_links_report_counts_clashes(tmp_path):
+    raw = make_release_sources(tmp_path / "raw", UNPC, {d: ["en", "fr"] for d in range(4)})
+    victim = UNPC.link_files(raw)[0]
+    text = victim.read_text(encoding="utf-8")
+    first_link = re.search(r'xtargets="([^";]*);([^";]*)"', text)
+    # the same fr sentence linked a second time
+    victim.write_text(text.replace("</linkGrp>", f'<link type="1-1" xtargets="{first_link.group(1)};" />\n</linkGrp>'),
+                      encoding="utf-8")
+    out = tmp_path / "out"
+    build(raw, out, langs=["en", "fr"], valid=0, test=0)
+    (row,) = read_tsv(out / corpus.LINKS_REPORT)
+    assert row["clashing"] == "1" and row["sentence_ids"] == str(4 * 16 + 1)
 
 
 # --- bad input ------------------------------------------------------------------------
@@ -324,7 +498,7 @@ def test_missing_document_is_skipped_and_counted(tmp_path):
 
 def test_broken_link_group_is_skipped_and_counted(tmp_path):
     raw = make_sources(tmp_path / "raw", UNPC, {d: ["en", "fr"] for d in range(20)})
-    link_file = UNPC.link_file(raw, "en", "fr")
+    link_file = UNPC.link_files(raw)[0]
     content = link_file.read_text(encoding="utf-8").replace('xtargets="1:2;1:2"', 'xtargets="1:2"', 1)
     link_file.write_text(content, encoding="utf-8")
     out = tmp_path / "out"
@@ -342,8 +516,8 @@ def test_too_many_bad_inputs_fail_naming_the_file(tmp_path, what):
         victim = corrupt_one_document(raw, UNPC)
         where = str(victim)
     else:
-        victim = UNPC.link_file(raw, "en", "fr")
-        victim.write_text(victim.read_text(encoding="utf-8").replace("</linkGrp>", "</linkgrp>", 2), encoding="utf-8")
+        victim = UNPC.link_files(raw)[0]
+        victim.write_text(victim.read_text(encoding="utf-8").replace("</linkGrp>", "</linkgrp>"), encoding="utf-8")
         where = f"{victim}:4"
     out = tmp_path / "out"
     with pytest.raises(corpus.CorpusError) as err:
@@ -441,59 +615,83 @@ def test_snakemake_demo_corpus_stage_and_rerun_is_a_noop(tmp_path):
     assert rerun.returncode == 0 and "Nothing to be done" in rerun.stdout + rerun.stderr, rerun.stdout
 
 
-def _pack_real_release(tmp_path: Path, langs) -> Path:
-    """The demo's sources packed as the real releases are: split UNPC TEI tarballs,
-    OPUS raw zips and gzipped alignment files."""
-    server = tmp_path / "server"
+def _tar_gz(root: Path, member: str, extra: dict[str, bytes] | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(root / member, arcname=member)
+        for name, data in (extra or {}).items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _serve_real_release(http_server, tmp_path: Path, langs) -> dict:
+    """Sources packed and served (127.0.0.1) as the real releases are: UNPC's TEI
+    tarball per language in two parts plus the separate links tarball, OPUS raw
+    zips and gzipped alignment files. Returns corpus.real for the config."""
     docs = {d: langs for d in range(8)}
-    unpc_raw = make_sources(tmp_path / "src-unpc", UNPC, docs)
+    unpc_raw = make_release_sources(tmp_path / "src-unpc", UNPC, docs)
     for lang in langs:
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-            tar.add(unpc_raw / UNPC.docs_dir / lang, arcname=f"{UNPC.docs_dir}/{lang}")
-            if lang == langs[0]:  # the link files travel in one of the archives
-                tar.add(unpc_raw / UNPC.docs_dir / "links", arcname=f"{UNPC.docs_dir}/links")
-        data = buffer.getvalue()
-        (server / "unpc").mkdir(parents=True, exist_ok=True)
-        (server / "unpc" / f"UNv1.0-TEI.{lang}.tar.gz.00").write_bytes(data[: len(data) // 2])
-        (server / "unpc" / f"UNv1.0-TEI.{lang}.tar.gz.01").write_bytes(data[len(data) // 2 :])
-    os_raw = make_sources(tmp_path / "src-os", OPENSUBTITLES, docs)
-    (server / "os" / "raw").mkdir(parents=True)
+        data = _tar_gz(unpc_raw, f"{UNPC.docs_dir}/{lang}")
+        http_server.serve(f"/unpc/UNv1.0-TEI.{lang}.tar.gz.00", data[: len(data) // 2])
+        http_server.serve(f"/unpc/UNv1.0-TEI.{lang}.tar.gz.01", data[len(data) // 2 :])
+    links = _tar_gz(unpc_raw, f"{UNPC.docs_dir}/links", {f"{UNPC.docs_dir}/links/README": b"UN corpus links\n"})
+    http_server.serve("/unpc/UNv1.0-TEI.links.tar.gz", links)
+    os_raw = make_release_sources(tmp_path / "src-os", OPENSUBTITLES, docs)
     for lang in langs:
         code = OPENSUBTITLES.code(lang)
-        with zipfile.ZipFile(server / "os" / "raw" / f"{code}.zip", "w") as archive:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
             for path in sorted((os_raw / OPENSUBTITLES.docs_dir / code).rglob("*.xml")):
                 archive.write(path, path.relative_to(os_raw).as_posix())
-    shutil.copytree(os_raw / "xml", server / "os" / "xml")
-    return server
+        http_server.serve(f"/os/raw/{code}.zip", buffer.getvalue())
+    for path in (os_raw / "xml").iterdir():
+        http_server.serve(f"/os/xml/{path.name}", path.read_bytes())
+    return {
+        "unpc": {"base_url": http_server.url("/unpc"),
+                 "archives": {lang: [f"UNv{{version}}-TEI.{lang}.tar.gz.0{k}" for k in (0, 1)] for lang in langs}},
+        "opensubtitles": {"base_url": http_server.url("/os")},
+    }
 
 
-def test_snakemake_real_sources_download_unpack_and_build(tmp_path):
-    langs = ["en", "zh"]
-    server = _pack_real_release(tmp_path, langs)
+def test_snakemake_real_sources_download_unpack_and_build(http_server, tmp_path):
+    langs = ["en", "fr", "zh"]
     configfile, cfg = stage_config(tmp_path, source="real")
     cfg["languages"] = langs
     cfg["corpus"]["allocation"]["use"] = "uncapped"
-    cfg["corpus"]["real"] = {
-        "unpc": {"base_url": (server / "unpc").as_uri(),
-                 "archives": {lang: [f"UNv{{version}}-TEI.{lang}.tar.gz.0{k}" for k in (0, 1)] for lang in langs}},
-        "opensubtitles": {"base_url": (server / "os").as_uri()},
-    }
+    cfg["corpus"]["real"] = _serve_real_release(http_server, tmp_path, langs)
     configfile.write_text(yaml.safe_dump(cfg), encoding="utf-8")
-    names = real.downloads(lmvsmt_config.validate(copy.deepcopy(cfg)), "opensubtitles")
-    assert sorted(names) == ["en-zh_cn.xml.gz", "en.zip", "zh_cn.zip"]
-    assert names["zh_cn.zip"] == ((server / "os" / "raw" / "zh_cn.zip").as_uri(), "corpus.real.opensubtitles.documents")
+    validated = lmvsmt_config.validate(copy.deepcopy(cfg))
+    names = real.downloads(validated, "opensubtitles")
+    assert sorted(names) == ["en-fr.xml.gz", "en-zh_cn.xml.gz", "en.zip", "fr-zh_cn.xml.gz", "fr.zip", "zh_cn.zip"]
+    assert names["zh_cn.zip"] == (http_server.url("/os/raw/zh_cn.zip"), "corpus.real.opensubtitles.documents")
+    names = real.downloads(validated, "unpc")
+    assert names["UNv1.0-TEI.links.tar.gz"] == (http_server.url("/unpc/UNv1.0-TEI.links.tar.gz"), "corpus.real.unpc.links")
     targets = corpus_stage_targets(cfg)
     proc = snakemake(configfile, *targets)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = Path(cfg["results_dir"])
-    assert (results / "downloads.lock").exists()
-    assert (results / "corpus/download/opensubtitles/en-zh_cn.xml.gz").exists()
-    for name in ("unpc", "opensubtitles"):
-        rows = read_tsv(results / "corpus" / name / "allocation.uncapped.tsv")
-        assert len(rows) == 8 and {(r["lang1"], r["lang2"]) for r in rows} == {("en", "zh")}
-        bitext = (results / "corpus" / name / "train" / "bitext.en-zh.zh").read_text(encoding="utf-8")
-        assert bitext.startswith("zh sentence 0 of document")
+    lock = (results / "downloads.lock").read_text(encoding="utf-8")
+    assert "UNv1.0-TEI.links.tar.gz" in lock and len(http_server.hits("/unpc/UNv1.0-TEI.links.tar.gz")) == 1
+    assert (results / "corpus/raw/unpc/UNv1.0-TEI/links/fr_en").is_dir()  # as the release names it
+    for name, reading, decided_by in (("unpc", "toDoc", "ids"), ("opensubtitles", "fromDoc", "lengths")):
+        out = results / "corpus" / name
+        rows = read_tsv(out / "allocation.uncapped.tsv")
+        assert check_aligned(out, langs) == sum(int(r["sentences"]) for r in rows) > 0
+        report = read_tsv(out / corpus.LINKS_REPORT)
+        assert [(r["pair"], r["reading"], r["decided_by"]) for r in report] == [
+            (f"{a}-{b}", f"{reading}_first", decided_by) for a, b in corpus.language_pairs(langs)]
+        log = (results / "logs" / "corpus_build" / f"{name}.log").read_text(encoding="utf-8")
+        assert f"{name}: xtargets en-fr: {reading} ids first (decided by" in log
+
+
+def test_paper_dry_run_downloads_the_links_archive():
+    proc = subprocess.run([SNAKEMAKE, "results/corpus/raw/unpc", "-n", "--configfile", "config/paper.yaml"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    downloads = set(re.findall(r"results/corpus/download/unpc/(\S+)", proc.stdout))
+    assert "UNv1.0-TEI.links.tar.gz" in downloads and "UNv1.0-TEI.zh.tar.gz.00" in downloads
 
 
 def test_failed_rebuild_keeps_the_previous_outputs(tmp_path):
@@ -530,6 +728,15 @@ def test_demo_sources_have_real_choices(tmp_path, name):
     corpus.build(name, raw, out, LANGS, valid=0.1, test=0.1, use="uncapped")
     assert stat(out, "documents_bad") == "0" and stat(out, "link_groups_bad") == "0"
     check_corpus_files(out, LANGS, tagged=False)
+    # each pair's xtargets read the release's way, told by the ids alone
+    report = read_tsv(out / corpus.LINKS_REPORT)
+    assert len(report) == len(corpus.language_pairs(LANGS)) == 6
+    assert {(r["reading"], r["decided_by"]) for r in report} == {(f"{layout.xtargets_first}_first", "ids")}
+    assert all(r[f"dangling_{layout.xtargets_first}_first"] == "0" for r in report)
+    if name == "unpc":  # the release layout: links/{s}_{t}/ per pair, not all alphabetical; ids differ by language
+        dirs = [p.name.split("_") for p in (raw / layout.docs_dir / "links").iterdir()]
+        assert len(dirs) == 6 and 0 < sum(a > b for a, b in dirs) < 6
+        assert sum(a != b for g in groups for a, b in g.links if a and b) > len(groups)
     if name == "opensubtitles":  # some films have two subtitle files in one language
         versions = Counter(p.parent for p in (raw / layout.docs_dir).rglob("*.xml"))  # per language and film
         assert max(versions.values()) == 2

@@ -4,12 +4,14 @@ documents to language pairs, train/valid/test splits, document-level text and
 line-aligned bitexts, and the Table 6 statistics.
 
 Modules: documents (sentence XML, read and write), links (cesAlign link groups,
-read and write), formats (where each release keeps what), pipeline (scan, allocate,
+read and write), xtargets (which half of a link belongs to which document, decided
+from the data), formats (where each release keeps what), pipeline (scan, allocate,
 write), synthetic (the demo's sources), real (downloads and unpacking).
 """
 from lmvsmt.corpus.pipeline import (
     BITEXT_PATTERN,
     DOC_PATTERN,
+    LINKS_REPORT,
     SPLITS,
     CorpusError,
     build,
@@ -23,6 +25,7 @@ from lmvsmt.corpus.pipeline import (
 __all__ = [
     "BITEXT_PATTERN",
     "DOC_PATTERN",
+    "LINKS_REPORT",
     "SPLITS",
     "CorpusError",
     "build",

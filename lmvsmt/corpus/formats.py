@@ -1,22 +1,35 @@
 """Where each corpus keeps its documents and links, as released.
 
-UNPC v1.0 (TEI release, UNv1.0-TEI.{lang}.tar.gz): one TEI file per language
-version, `UNv1.0-TEI/{lang}/{year}/{symbol path}.xml` (the same path in every
-language), and `*.lnk` sentence link files whose groups name the documents as
-`Xml/{lang}/{year}/...xml`. The multi-way document is the path after the language.
+UNPC v1.0 (TEI release): one TEI file per language version,
+`UNv1.0-TEI/{lang}/{year}/{symbol path}.xml` (the same path in every language),
+from the per-language archives UNv1.0-TEI.{lang}.tar.gz; the sentence links come
+in a separate archive, UNv1.0-TEI.links.tar.gz, as `UNv1.0-TEI/links/{s}_{t}/**.lnk`
+(one directory per language pair, not always named in alphabetical order; OPUS's
+conversion, Helsinki-NLP/OPUS-ingest corpus/UNPC/src/Makefile, reads it so).
+Their groups name the documents as `Xml/{lang}/{year}/...xml`, and their xtargets
+list the toDoc sentence ids first: OPUS's conversion swaps fromDoc and toDoc, the
+authors' reader (Helsinki-NLP/lm-vs-mt preprocessing/scripts/unpc/make_corpus.py)
+unpacks xtargets as (toDoc ids, fromDoc ids). Sentence ids ("p:s") differ between
+the languages of a document. The multi-way document is the path after the language.
 
 OpenSubtitles v2018 (OPUS, raw/{lang}.zip + xml/{l1}-{l2}.xml.gz): one subtitle
 file per language version, `OpenSubtitles/raw/{lang}/{year}/{imdb id}/{file id}.xml`,
 and one alignment file per language pair naming them `{lang}/{year}/{imdb}/{id}.xml.gz`.
 The multi-way document is the film (year/imdb id); a language may have several
 subtitle files for one film and different pairs may use different ones.
-OPUS calls Chinese `zh_cn`.
+OPUS calls Chinese `zh_cn`; xtargets list the fromDoc ids first (cesAlign's order).
+
+The build does not take either xtargets order on trust: lmvsmt.corpus.xtargets
+checks it against the documents (`xtargets_first` only breaks a tie the data
+leaves open, and tells the writers how to write).
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from lmvsmt.corpus.links import FROM_DOC, TO_DOC
 
 
 @dataclass(frozen=True)
@@ -27,6 +40,7 @@ class Layout:
     ref_prefix: str  # what fromDoc/toDoc put before "<code>/..."
     style: str  # "tei" (UN documents, typed links) or "opus" (subtitles, numbered links)
     film_level: bool  # multi-way document = <year>/<imdb> directory rather than the file
+    xtargets_first: str  # whose sentence ids the release lists first in xtargets (FROM_DOC or TO_DOC)
     codes: dict[str, str] = field(default_factory=dict)  # language -> code in paths
 
     def code(self, lang: str) -> str:
@@ -80,17 +94,30 @@ class Layout:
         return f"{self.ref_prefix}{rel}", rel
 
     def link_files(self, raw_dir: Path) -> list[Path]:
+        """The alignment files under raw_dir. UNPC's per-document link files are
+        ordered by their path below the pair directory, so that the groups of one
+        document in its different pairs are read one after the other."""
         found = set()
         for pattern in self.link_globs:
             found.update(p for p in raw_dir.glob(pattern) if p.is_file())
-        return sorted(found)
 
-    def link_file(self, raw_dir: Path, lang1: str, lang2: str) -> Path:
-        """Where the writer puts the links of one language pair."""
-        a, b = sorted([self.code(lang1), self.code(lang2)])
+        def order(path: Path):
+            parts = path.relative_to(raw_dir).parts
+            below = parts[parts.index("links") + 2 :] if "links" in parts[:-1] else ()
+            return below, parts
+
+        return sorted(found, key=order)
+
+    def link_file(self, raw_dir: Path, lang1: str, lang2: str, document: str = "") -> Path:
+        """Where the writer puts links of a language pair: OPUS one file per pair
+        (codes in alphabetical order); UNPC one file per document under the pair
+        directory `links/{lang1}_{lang2}/`, named in the order given."""
         if self.style == "opus":
+            a, b = sorted([self.code(lang1), self.code(lang2)])
             return raw_dir / "xml" / f"{a}-{b}.xml.gz"
-        return raw_dir / self.docs_dir / "links" / f"{a}_{b}.lnk"
+        if not document:
+            raise ValueError("UNPC link files are per document: give the document")
+        return raw_dir / self.docs_dir / "links" / f"{self.code(lang1)}_{self.code(lang2)}" / f"{document}.lnk"
 
 
 UNPC = Layout(
@@ -100,6 +127,7 @@ UNPC = Layout(
     ref_prefix="Xml/",
     style="tei",
     film_level=False,
+    xtargets_first=TO_DOC,
 )
 
 OPENSUBTITLES = Layout(
@@ -109,6 +137,7 @@ OPENSUBTITLES = Layout(
     ref_prefix="",
     style="opus",
     film_level=True,
+    xtargets_first=FROM_DOC,
     codes={"zh": "zh_cn"},
 )
 

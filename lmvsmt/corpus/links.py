@@ -1,8 +1,13 @@
 """Sentence links between two documents: the cesAlign XML used by OPUS alignment
 files (OpenSubtitles v2018 `xml/{l1}-{l2}.xml.gz`) and by the UNPC v1.0 link
-files (`*.lnk`). A file holds `<linkGrp fromDoc=".." toDoc="..">` groups of
-`<link xtargets="1 2;3"/>`: the sentence ids of the fromDoc side, a semicolon,
-those of the toDoc side (either side may be empty: a 1-0 link).
+files (`links/{s}_{t}/*.lnk`). A file holds `<linkGrp fromDoc=".." toDoc="..">`
+groups of `<link xtargets="1 2;3"/>`: the sentence ids of one document, a
+semicolon, those of the other (either side may be empty: a 1-0 link).
+
+Which document the first half belongs to is not the same in every release: OPUS
+lists the fromDoc ids first, the UNPC link files the toDoc ids (see formats.py).
+The reader keeps the two halves as written; lmvsmt.corpus.xtargets decides from
+the data which reading a corpus's language pair follows.
 
 The reader streams a file group by group and parses each group on its own, so a
 malformed group is reported and skipped without losing the rest of the file, and
@@ -25,12 +30,16 @@ _LINK_TAG = re.compile(r"<link\b([^>]*)>")
 _XTARGET = re.compile(r'\bxtargets\s*=\s*"([^"]*)"')
 _LINK = re.compile(r'xtargets="([^";]*);([^";]*)"')  # literal prefix: the fast scan
 
+# Whose sentence ids the first half of xtargets lists.
+FROM_DOC, TO_DOC = "fromDoc", "toDoc"
+READINGS = (FROM_DOC, TO_DOC)
+
 
 @dataclass
 class LinkGroup:
     """One parsed <linkGrp>: the two documents and their links in file order, each
-    link as the two sides of its xtargets (space-separated sentence ids, "" for
-    none), split only when a link is used."""
+    link as the two halves of its xtargets as written (space-separated sentence
+    ids, "" for none), split only when a link is used."""
 
     from_doc: str
     to_doc: str
@@ -156,10 +165,14 @@ def write_link_file(
     groups: Sequence[tuple[str, str, Sequence[tuple[Sequence[str], Sequence[str]]]]],
     *,
     style: str,
+    first: str = FROM_DOC,
 ) -> None:
-    """Write a cesAlign file of (fromDoc, toDoc, links) groups. style "opus" numbers
-    the links (id="SL1", as OPUS does), style "tei" gives their type ("2-1", as
-    the UNPC link files do). Gzipped when the name ends in .gz."""
+    """Write a cesAlign file of (fromDoc, toDoc, links) groups, each link given as
+    (fromDoc ids, toDoc ids); `first` says whose ids xtargets lists first. style
+    "opus" numbers the links (id="SL1", as OPUS does), style "tei" gives their
+    type ("2-1", as the UNPC link files do). Gzipped when the name ends in .gz."""
+    if first not in READINGS:
+        raise ValueError(f"first must be one of {READINGS}, not {first!r}")
     parts = [
         '<?xml version="1.0" encoding="utf-8"?>\n',
         '<!DOCTYPE cesAlign PUBLIC "-//CES//DTD XML cesAlign//EN" "">\n',
@@ -168,6 +181,8 @@ def write_link_file(
     for from_doc, to_doc, links in groups:
         parts.append(f'<linkGrp targType="s" fromDoc={quoteattr(from_doc)} toDoc={quoteattr(to_doc)}>\n')
         for n, (a, b) in enumerate(links, start=1):
+            if first == TO_DOC:
+                a, b = b, a
             if style == "opus":
                 parts.append(f'<link id="SL{n}" xtargets="{xtargets(a, b)}" />\n')
             else:

@@ -5,11 +5,16 @@ metadata and one document pair at a time, never the corpus text:
 
 1. scan: every link group becomes a candidate bitext (two language versions, the
    multi-way document, the number of aligned sentence pairs); every document a
-   candidate names is checked for well-formedness. Malformed groups and
-   documents are skipped and counted; too many of them is an error.
+   candidate names is checked for well-formedness, and the group's sentence ids
+   against the ids of its two documents, which decides per language pair whose
+   ids xtargets lists first (xtargets.py). Malformed groups and documents are
+   skipped and counted; too many of them is an error.
 2. write: after allocation and splitting, the groups that were allocated are
    read again with their two documents and written as line-aligned bitexts and
    as document-level text (both sides of each bitext).
+
+Every error is raised before the first output is opened, or while the outputs
+are still temporary files, so a failed build writes nothing under the final names.
 """
 from __future__ import annotations
 
@@ -17,7 +22,8 @@ import contextlib
 import itertools
 import logging
 import sys
-from collections import Counter
+from array import array
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -25,7 +31,9 @@ from typing import Sequence
 from tqdm import tqdm
 
 from lmvsmt import allocation as alloc
-from lmvsmt.corpus.documents import MalformedDocument, check_well_formed, read_bytes, sentences
+from lmvsmt.config import SCHEMA_DIR, load_schema
+from lmvsmt.corpus import xtargets
+from lmvsmt.corpus.documents import MalformedDocument, check_well_formed, read_bytes, sentence_ids, sentences
 from lmvsmt.corpus.formats import LAYOUTS, Layout
 from lmvsmt.corpus.links import BadGroup, LinkGroup, iter_link_groups
 from lmvsmt.io import atomic_write, open_text
@@ -33,6 +41,7 @@ from lmvsmt.io import atomic_write, open_text
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "valid", "test")
+LINKS_REPORT = "links.tsv"  # per language pair: the xtargets reading used and what the check found
 DOC_PATTERN = "{split}/doc.{lang}.txt"
 BITEXT_PATTERN = "{split}/bitext.{lang1}-{lang2}.{side}"
 # One row per allocated bitext: the multi-way document, its pair (lang1 < lang2),
@@ -75,6 +84,7 @@ def stage_targets(results: str, corpora: Sequence[str], languages: Sequence[str]
     for corpus in corpora:
         docs, bitexts = text_files(f"{results}/corpus/{corpus}", languages)
         targets += [f"{results}/corpus/{corpus}/allocation.{k}.tsv" for k in ("uncapped", "capped")]
+        targets.append(f"{results}/corpus/{corpus}/{LINKS_REPORT}")
         targets += docs + bitexts
     return targets
 
@@ -90,9 +100,19 @@ class Scan:
     cand_doc: list[int] = field(default_factory=list)
     cand_pair: list[str] = field(default_factory=list)
     cand_links: list[int] = field(default_factory=list)
+    # where each candidate's group is, its sentence ids, and how many dangle under each reading
+    cand_file: array = field(default_factory=lambda: array("l"))
+    cand_line: array = field(default_factory=lambda: array("l"))
+    cand_ids: array = field(default_factory=lambda: array("l"))
+    cand_dangling_from: array = field(default_factory=lambda: array("l"))
+    cand_dangling_to: array = field(default_factory=lambda: array("l"))
+    checks: dict[str, xtargets.PairCheck] = field(default_factory=dict)  # pair -> its link check
     counts: Counter = field(default_factory=Counter)
     link_files: list[Path] = field(default_factory=list)
     bad: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, where, reason)
+
+    CANDIDATE_FIELDS = ("cand_from", "cand_to", "cand_doc", "cand_pair", "cand_links", "cand_file", "cand_line",
+                        "cand_ids", "cand_dangling_from", "cand_dangling_to")
 
     def intern(self, table: dict[str, int], key: str) -> int:
         index = table.get(key)
@@ -100,86 +120,209 @@ class Scan:
             index = table[key] = len(table)
         return index
 
+    def keep(self, keep: Sequence[int]) -> None:
+        """Keep only the candidates at these indices."""
+        for name in self.CANDIDATE_FIELDS:
+            values = getattr(self, name)
+            kept = [values[i] for i in keep]
+            setattr(self, name, array(values.typecode, kept) if isinstance(values, array) else kept)
+
     def __len__(self) -> int:
         return len(self.cand_from)
 
 
+class _Documents:
+    """Sentence ids of the language versions that candidates name. Each file is
+    checked for well-formedness once; the ids of recently read ones are kept
+    (the groups of one document in different pairs tend to come together)."""
+
+    def __init__(self, layout: Layout, raw_dir: Path, result: Scan, size: int = 64):
+        self.layout, self.raw_dir, self.result, self.size = layout, raw_dir, result, size
+        self.cache: OrderedDict[int, set[str]] = OrderedDict()
+        self.checked: set[int] = set()
+        self.bad: set[int] = set()
+
+    def ids(self, index: int, source: str) -> set[str] | None:
+        """The sentence ids of a language version; None when it is missing or malformed."""
+        if index in self.bad:
+            return None
+        ids = self.cache.get(index)
+        if ids is not None:
+            self.cache.move_to_end(index)
+            return ids
+        path = self.layout.path_of(self.raw_dir, source)
+        try:
+            data = read_bytes(path)
+            if index not in self.checked:
+                check_well_formed(data)
+                self.checked.add(index)
+            ids = sentence_ids(data)
+        except FileNotFoundError:
+            reason = "missing"
+        except (OSError, EOFError, UnicodeDecodeError, MalformedDocument) as exc:
+            reason = f"not well-formed or unreadable: {exc}"
+        else:
+            self.cache[index] = ids
+            if len(self.cache) > self.size:
+                self.cache.popitem(last=False)
+            return ids
+        self.bad.add(index)
+        self.result.bad.append(("document", str(path), reason))
+        return None
+
+
 def scan(layout: Layout, raw_dir: Path, languages: Sequence[str]) -> Scan:
-    """Pass 1 over the link files and the documents they name."""
+    """Pass 1 over the link files and the documents they name: candidates, and
+    every candidate group's sentence ids checked against its two documents."""
     wanted = set(languages)
     result = Scan()
     seen: set[tuple[int, int]] = set()
     files = result.link_files = layout.link_files(raw_dir)
     if not files:
         raise CorpusError(f"{raw_dir}: no alignment files ({', '.join(layout.link_globs)}) for {layout.corpus}")
-    for path in tqdm(files, desc=f"{layout.corpus}: scan links", unit="file", mininterval=10, file=sys.stderr):
+    documents = _Documents(layout, raw_dir, result)
+    for file_index, path in enumerate(
+        tqdm(files, desc=f"{layout.corpus}: scan links and documents", unit="file", mininterval=10, file=sys.stderr)
+    ):
         for group in iter_link_groups(path):
             result.counts["link_groups"] += 1
             if isinstance(group, BadGroup):
                 result.bad.append(("link_group", f"{path}:{group.line}", group.reason))
                 continue
-            _scan_group(layout, group, path, wanted, seen, result)
+            found = _scan_group(layout, group, path, wanted, seen, result)
+            if found is None:
+                continue
+            (a, source_a), (b, source_b) = found
+            ids_a, ids_b = documents.ids(a, source_a), documents.ids(b, source_b)
+            if ids_a is None or ids_b is None:  # the candidate is dropped below
+                n = d_from = d_to = 0
+            else:
+                pair = result.cand_pair[-1]
+                check = result.checks.get(pair)
+                if check is None:
+                    check = result.checks[pair] = xtargets.PairCheck(pair)
+                n, d_from, d_to = check.add_group(group.links, ids_a, ids_b, file_index, f"{path}:{group.line}")
+            result.cand_file.append(file_index)
+            result.cand_line.append(group.line)
+            result.cand_ids.append(n)
+            result.cand_dangling_from.append(d_from)
+            result.cand_dangling_to.append(d_to)
     result.counts["link_groups_bad"] = sum(1 for kind, _, _ in result.bad if kind == "link_group")
-
-    # Check every language version a candidate needs; drop candidates with a bad one.
-    bad_sources = set()
-    names = list(result.sources)
-    used = sorted(set(result.cand_from) | set(result.cand_to))
-    for index in tqdm(used, desc=f"{layout.corpus}: check documents", unit="doc", mininterval=10, file=sys.stderr):
-        path = layout.path_of(raw_dir, names[index])
-        try:
-            check_well_formed(read_bytes(path))
-        except FileNotFoundError:
-            reason = "missing"
-        except (OSError, EOFError, MalformedDocument) as exc:
-            reason = f"not well-formed or unreadable: {exc}"
-        else:
-            continue
-        bad_sources.add(index)
-        result.bad.append(("document", str(path), reason))
-    result.counts["documents"] = len(used)
-    result.counts["documents_bad"] = len(bad_sources)
-    if bad_sources:
-        keep = [i for i in range(len(result)) if result.cand_from[i] not in bad_sources and result.cand_to[i] not in bad_sources]
-        for name in ("cand_from", "cand_to", "cand_doc", "cand_pair", "cand_links"):
-            values = getattr(result, name)
-            setattr(result, name, [values[i] for i in keep])
+    result.counts["documents"] = len(set(result.cand_from) | set(result.cand_to))
+    result.counts["documents_bad"] = len(documents.bad)
+    if documents.bad:
+        bad = documents.bad
+        result.keep([i for i in range(len(result)) if result.cand_from[i] not in bad and result.cand_to[i] not in bad])
     result.counts["candidates"] = len(result)
     return result
 
 
-def _scan_group(layout, group: LinkGroup, path: Path, wanted, seen, result: Scan) -> None:
+def _scan_group(layout, group: LinkGroup, path: Path, wanted, seen, result: Scan):
+    """Add the group as a candidate; returns its two language versions as
+    (index, source), or None when the group is not a candidate."""
     where = f"{path}:{group.line}"
     source_a, source_b = layout.source(group.from_doc), layout.source(group.to_doc)
     if source_a is None or source_b is None:
         result.bad.append(("link_group", where, f"fromDoc/toDoc is not a {layout.corpus} document: {group.from_doc!r} {group.to_doc!r}"))
-        return
+        return None
     lang_a, lang_b = layout.lang_of(source_a), layout.lang_of(source_b)
     if lang_a == lang_b:
         result.bad.append(("link_group", where, f"both documents are in {lang_a!r}"))
-        return
+        return None
     if lang_a not in wanted or lang_b not in wanted:
         result.counts["link_groups_other_languages"] += 1
-        return
+        return None
     n = group.bitext_links()
     if n == 0:
         result.counts["link_groups_without_bitext"] += 1
-        return
+        return None
     a, b = result.intern(result.sources, source_a), result.intern(result.sources, source_b)
     if (a, b) in seen or (b, a) in seen:
         result.counts["link_groups_duplicate"] += 1
-        return
+        return None
     seen.add((a, b))
     doc_a, doc_b = layout.document_of(source_a), layout.document_of(source_b)
     if doc_a != doc_b:
         # Links across different documents: the multi-way document is ambiguous.
         result.bad.append(("link_group", where, f"links two different documents {doc_a!r} and {doc_b!r}"))
-        return
+        return None
     result.cand_from.append(a)
     result.cand_to.append(b)
     result.cand_doc.append(result.intern(result.documents, doc_a))
     result.cand_pair.append(sys.intern("-".join(sorted((lang_a, lang_b)))))  # one string per pair
     result.cand_links.append(n)
+    return (a, source_a), (b, source_b)
+
+
+def link_check_defaults() -> dict:
+    """The corpus.links defaults, read from the schema (where they are written once)."""
+    schema = load_schema(SCHEMA_DIR / "corpus.schema.yaml")
+    return {key: sub["default"] for key, sub in schema["properties"]["links"]["properties"].items()}
+
+
+def decide_readings(layout: Layout, raw_dir: Path, result: Scan, settings: dict) -> dict[str, str]:
+    """Choose the xtargets reading of every language pair (see xtargets.py), drop
+    the groups that do not fit their pair's reading (as malformed link groups) and
+    return pair -> reading. Raises CorpusError, naming the link file, when a pair's
+    ids or lengths support neither reading."""
+    max_share = settings["max_dangling_share"]
+    for pair, check in sorted(result.checks.items()):
+        if check.needs_lengths(max_share):
+            _measure_lengths(layout, raw_dir, result, check)
+        problem = check.decide(layout.xtargets_first, max_share, settings["min_length_correlation"],
+                               settings["min_length_pairs"], str(result.link_files[check.files[0]]))
+        if problem:
+            raise CorpusError(f"{layout.corpus}: {problem}")
+    keep = []
+    for i in range(len(result)):
+        check = result.checks[result.cand_pair[i]]
+        d = result.cand_dangling_to[i] if check.reading == xtargets.TO_DOC else result.cand_dangling_from[i]
+        if d > max_share * result.cand_ids[i]:
+            check.dropped += 1
+            where = f"{result.link_files[result.cand_file[i]]}:{result.cand_line[i]}"
+            result.bad.append(("link_group", where, f"{d} of {result.cand_ids[i]} sentence ids dangle with "
+                               f"{xtargets.describe(check.reading)}, the reading of the pair {check.pair}"))
+            result.counts["link_groups_bad"] += 1
+        else:
+            keep.append(i)
+    if len(keep) < len(result):
+        result.keep(keep)
+        result.counts["candidates"] = len(result)
+    for pair, check in sorted(result.checks.items()):
+        level = logging.WARNING if check.decided_by == "documented_order" else logging.INFO
+        log.log(level, "%s: xtargets %s", layout.corpus, check.summary())
+    return {pair: check.reading for pair, check in result.checks.items()}
+
+
+def _measure_lengths(layout: Layout, raw_dir: Path, result: Scan, check: xtargets.PairCheck) -> None:
+    """Read the pair's candidate groups again with their documents' text and add
+    the lengths of linked sentences under both readings."""
+    names = list(result.sources)
+    wanted = {(result.cand_from[i], result.cand_to[i]) for i in range(len(result)) if result.cand_pair[i] == check.pair}
+    sources = result.sources
+
+    def candidate(from_doc: str, to_doc: str) -> bool:
+        return (sources.get(layout.source(from_doc)), sources.get(layout.source(to_doc))) in wanted
+
+    texts: OrderedDict[int, dict[str, str]] = OrderedDict()
+
+    def document_text(index: int) -> dict[str, str]:
+        if index not in texts:
+            texts[index] = sentences(read_bytes(layout.path_of(raw_dir, names[index])))
+            if len(texts) > 64:
+                texts.popitem(last=False)
+        return texts[index]
+
+    for file_index in tqdm(check.files, desc=f"{layout.corpus}: {check.pair} sentence lengths", unit="file",
+                           mininterval=10, file=sys.stderr):
+        for group in iter_link_groups(result.link_files[file_index], validate=False, select=candidate):
+            if isinstance(group, LinkGroup):
+                a, b = sources[layout.source(group.from_doc)], sources[layout.source(group.to_doc)]
+                try:
+                    from_text, to_text = document_text(a), document_text(b)
+                except (OSError, EOFError, UnicodeDecodeError) as exc:
+                    raise CorpusError(f"{raw_dir}: {names[a]} or {names[b]} changed since the scan: {exc}") from None
+                check.add_lengths(group.links, from_text, to_text)
 
 
 def check_bad_share(corpus: str, result: Scan, max_bad_share: float) -> None:
@@ -208,14 +351,18 @@ def build(
     test: float = 0.05,
     split_seed: int = 1,
     max_bad_share: float = 0.01,
+    links: dict | None = None,
 ) -> dict:
     """Scan, allocate, split and write one corpus into out_dir (see output_files,
-    allocation.{capped,uncapped}.tsv, stats.tsv). Returns the statistics."""
+    allocation.{capped,uncapped}.tsv, stats.tsv, links.tsv). `links` holds the
+    corpus.links settings of the xtargets check (the schema's defaults for those
+    not given). Returns the statistics."""
     if unit not in alloc.UNITS:
         raise ValueError(f"unit must be one of {alloc.UNITS}, not {unit!r}")
     layout = LAYOUTS[corpus]
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     result = scan(layout, raw_dir, languages)
+    readings = decide_readings(layout, raw_dir, result, {**link_check_defaults(), **(links or {})})
     for kind, where, reason in result.bad:
         log.warning("%s: skipped malformed %s %s: %s", corpus, kind.replace("_", " "), where, reason)
     check_bad_share(corpus, result, max_bad_share)
@@ -254,13 +401,16 @@ def build(
         for indices in allocation.chosen(use == "capped").values()
         for i in indices
     }
-    counts = write_corpus(layout, raw_dir, out_dir, languages, result, chosen)
+    counts = write_corpus(layout, raw_dir, out_dir, languages, result, chosen, readings)
     # written after the text, so a failed build replaces none of the earlier outputs
     for name, capped in (("uncapped", False), ("capped", True)):
         with atomic_write(out_dir / f"allocation.{name}.tsv") as fh:
             fh.write("\t".join(ALLOCATION_COLUMNS) + "\n")
             fh.writelines("\t".join(r) + "\n" for r in rows(allocation.chosen(capped)))
 
+    with atomic_write(out_dir / LINKS_REPORT) as fh:
+        fh.write("\t".join(xtargets.REPORT_COLUMNS) + "\n")
+        fh.writelines("\t".join(result.checks[p].report_row()) + "\n" for p in pairs if p in result.checks)
     stats = _stats(result, allocation, pairs, counts, unit, use)
     with atomic_write(out_dir / "stats.tsv") as fh:
         fh.write("metric\tscope\tvalue\n")
@@ -273,8 +423,9 @@ def build(
     return {"counts": counts, "scan": result.counts, "cap": allocation.cap, "rows": stats}
 
 
-def write_corpus(layout, raw_dir, out_dir, languages, result: Scan, chosen) -> Counter:
-    """Pass 2: stream the link files again and write the chosen groups."""
+def write_corpus(layout, raw_dir, out_dir, languages, result: Scan, chosen, readings: dict[str, str]) -> Counter:
+    """Pass 2: stream the link files again and write the chosen groups, reading
+    each pair's xtargets the way decide_readings found."""
     sources = result.sources
     counts: Counter = Counter()
     remaining = dict(chosen)
@@ -300,23 +451,26 @@ def write_corpus(layout, raw_dir, out_dir, languages, result: Scan, chosen) -> C
                 if split is None:  # a duplicate of a group already written
                     continue
                 progress.update()
-                _write_group(layout, raw_dir, group, source_a, source_b, split, handles, started, counts)
+                _write_group(layout, raw_dir, group, source_a, source_b, split, readings, handles, started, counts)
         progress.close()
         if remaining:
             raise CorpusError(f"{raw_dir}: {len(remaining)} allocated link groups disappeared between the two passes")
     return counts
 
 
-def _write_group(layout, raw_dir, group, source_a, source_b, split, handles, started, counts) -> None:
+def _write_group(layout, raw_dir, group, source_a, source_b, split, readings, handles, started, counts) -> None:
     lang_a, lang_b = layout.lang_of(source_a), layout.lang_of(source_b)
     try:
         text_a = sentences(read_bytes(layout.path_of(raw_dir, source_a)))
         text_b = sentences(read_bytes(layout.path_of(raw_dir, source_b)))
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise CorpusError(f"{raw_dir}: {source_a} or {source_b} changed since the scan: {exc}") from None
-    links = group.links
-    if lang_b < lang_a:
+    swapped = lang_b < lang_a  # then lang_a below is the toDoc's language
+    if swapped:
         lang_a, lang_b, text_a, text_b = lang_b, lang_a, text_b, text_a
+    pair = f"{lang_a}-{lang_b}"
+    links = group.links  # halves as written, made (ids of lang_a, ids of lang_b)
+    if swapped != (readings[pair] == xtargets.TO_DOC):
         links = [(b, a) for a, b in links]
     # Fast path, all in C: every link is one sentence to one sentence, all found
     # and non-empty (a side naming several ids, or none, is not a key: None).
@@ -326,7 +480,6 @@ def _write_group(layout, raw_dir, group, source_a, source_b, split, handles, sta
         doc_a, doc_b, bitext_a, bitext_b = _general_links(links, text_a, text_b, counts)
     else:
         bitext_a, bitext_b = doc_a, doc_b
-    pair = f"{lang_a}-{lang_b}"
     for lang, doc in ((lang_a, doc_a), (lang_b, doc_b)):
         if not doc:
             continue

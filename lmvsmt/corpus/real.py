@@ -3,8 +3,9 @@ corpus (URLs and versions live in config/paper.yaml, corpus.real), and how to
 unpack them into the release layout that formats.py reads.
 
 UNPC v1.0: one TEI tarball per language, split into parts (.tar.gz.00, .01, ...)
-that are concatenated while unpacking. OpenSubtitles v2018 on OPUS: one raw zip
-per language and one alignment file per language pair.
+that are concatenated while unpacking, and a separate tarball of the sentence
+link files (UNv1.0-TEI.links.tar.gz: UNv1.0-TEI/links/{s}_{t}/...). OpenSubtitles
+v2018 on OPUS: one raw zip per language and one alignment file per language pair.
 """
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ def downloads(config: dict, corpus: str) -> dict[str, tuple[str, str]]:
             for name in real["archives"][lang]:
                 name = name.format(version=version)
                 out[name] = (f"{base}/{name}", f"corpus.real.unpc.archives.{lang}")
+        for name in real["links"]:
+            name = name.format(version=version)
+            out[name] = (f"{base}/{name}", "corpus.real.unpc.links")
         return out
     layout = LAYOUTS[corpus]
     for lang in languages:

@@ -7,7 +7,11 @@ two, each further language with probability demo.language_coverage), sentence
 segmentation differs between languages (some 2-1 and 1-2 links), a few
 sentences exist in one language only (1-0 links), some sentences are empty or
 carry stray whitespace, and a film may have two subtitle files in a language of
-which different language pairs use different ones.
+which different language pairs use different ones. UNPC's paragraphs hold
+different numbers of sentences in different languages, so its sentence ids
+("p:s") are language-specific, and its links are written as the release has
+them: one directory per pair (some named out of alphabetical order), toDoc ids
+first in xtargets.
 """
 from __future__ import annotations
 
@@ -123,6 +127,30 @@ def align(a: Sequence[_Sentence], b: Sequence[_Sentence]) -> list[tuple[list[str
     return links
 
 
+def write_release_links(
+    layout: Layout,
+    raw: Path,
+    langs: tuple[str, str],
+    groups: Sequence[tuple[str, str, Sequence[tuple[Sequence[str], Sequence[str]]]]],
+    first: str | None = None,
+) -> None:
+    """Write one language pair's link groups, (fromDoc, toDoc, links as (fromDoc
+    ids, toDoc ids)), where and how the release keeps them: OPUS one alignment
+    file per pair; UNPC one .lnk file per document under `links/{s}_{t}/`, the
+    directory named in the order of `langs`. xtargets list first the ids of
+    `first` (default: the release's order, layout.xtargets_first)."""
+    first = first or layout.xtargets_first
+    if layout.style == "opus":
+        write_link_file(layout.link_file(raw, *langs), groups, style=layout.style, first=first)
+        return
+    by_document = defaultdict(list)
+    for group in groups:
+        by_document[layout.document_of(layout.source(group[0]))].append(group)
+    for document, document_groups in by_document.items():
+        write_link_file(layout.link_file(raw, *langs, document=document), document_groups, style=layout.style,
+                        first=first)
+
+
 def write_demo_sources(corpus: str, raw_dir: Path, languages: Sequence[str], demo: dict) -> dict[str, int]:
     """Generate the demo's `corpus` (unpc or opensubtitles) into raw_dir, in that
     corpus's release format. Returns counts (documents, language versions, links)."""
@@ -139,6 +167,7 @@ def write_demo_sources(corpus: str, raw_dir: Path, languages: Sequence[str], dem
     counts = defaultdict(int)
     with atomic_directory(Path(raw_dir)) as tmp:
         groups = defaultdict(list)  # (lang1, lang2) -> link groups
+        dir_order = {}  # UNPC: (lang1, lang2) -> the languages in the order its directory names them
         for d in range(demo[f"{corpus}_documents"]):
             style = "report" if layout.style == "tei" else "dialogue"
             meanings = world.document(rng, rng.randint(low, high), style=style)
@@ -153,16 +182,23 @@ def write_demo_sources(corpus: str, raw_dir: Path, languages: Sequence[str], dem
             for lang1, lang2 in itertools.combinations(sorted(chosen), 2):
                 (ref1, sents1), (ref2, sents2) = rng.choice(versions[lang1]), rng.choice(versions[lang2])
                 links = align(sents1, sents2)
-                # the real files name either language first
-                if rng.random() < 0.5:
+                if layout.style == "tei":
+                    # UNPC: toDoc in the first language of the pair directory's name, as
+                    # OPUS's conversion implies (it swaps the two, then names the pair so)
+                    if (lang1, lang2) not in dir_order:
+                        dir_order[(lang1, lang2)] = (lang2, lang1) if rng.random() < 0.5 else (lang1, lang2)
+                    forward = dir_order[(lang1, lang2)][1] == lang1
+                else:
+                    forward = rng.random() < 0.5  # the real files name either language first
+                if forward:
                     groups[(lang1, lang2)].append((ref1, ref2, links))
                 else:
                     groups[(lang1, lang2)].append((ref2, ref1, [(b, a) for a, b in links]))
                 counts["link_groups"] += 1
                 counts["links"] += len(links)
             counts["documents"] += 1
-        for (lang1, lang2), pair_groups in sorted(groups.items()):
-            write_link_file(layout.link_file(tmp, lang1, lang2), pair_groups, style=layout.style)
+        for pair, pair_groups in sorted(groups.items()):
+            write_release_links(layout, tmp, dir_order.get(pair, pair), pair_groups)
     return dict(counts)
 
 

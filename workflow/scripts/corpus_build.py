@@ -18,4 +18,5 @@ with rule_log(snakemake.log[0]):
         test=p.splits["test"],
         split_seed=p.splits["seed"],
         max_bad_share=p.max_bad_share,
+        links=p.links,
     )
