@@ -108,6 +108,20 @@ def test_greedy_balances_pairs():
     assert [len(v) for v in result.uncapped.values()] == [10, 10, 10]
 
 
+def test_every_pair_gets_documents_when_none_is_uniquely_paired():
+    # every document in all six languages: no uniquely paired document (the authors'
+    # script allocates nothing then and fails computing the cap); we fill every pair
+    sources, pairs = [], []
+    for d in range(20):
+        for a, b in itertools.combinations(LANGS, 2):
+            sources.append((f"{a}/{d}", f"{b}/{d}"))
+            pairs.append(f"{a}-{b}")
+    result = alloc.allocate(sources, pairs, PAIRS, 1)
+    assert result.unique == 0
+    sizes = [len(v) for v in result.uncapped.values()]
+    assert sum(sizes) == 20 * 3 and min(sizes) == result.cap > 0  # three disjoint pairs per document
+
+
 def test_unknown_pair_is_an_error():
     with pytest.raises(ValueError, match="de-en"):
         alloc.allocate([("a", "b")], ["de-en"], ["en-fr"], 1)

@@ -4,8 +4,10 @@ UNPC v1.0 (TEI release): one TEI file per language version,
 `UNv1.0-TEI/{lang}/{year}/{symbol path}.xml` (the same path in every language),
 from the per-language archives UNv1.0-TEI.{lang}.tar.gz; the sentence links come
 in a separate archive, UNv1.0-TEI.links.tar.gz, as `UNv1.0-TEI/links/{s}_{t}/**.lnk`
-(one directory per language pair, not always named in alphabetical order; OPUS's
-conversion, Helsinki-NLP/OPUS-ingest corpus/UNPC/src/Makefile, reads it so).
+(one directory per language pair, not always named in alphabetical order, holding
+several link files; OPUS's conversion, Helsinki-NLP/OPUS-ingest
+corpus/UNPC/src/Makefile, reads every *.lnk below it, and so do we; our writers
+put one file per document there).
 Their groups name the documents as `Xml/{lang}/{year}/...xml`, and their xtargets
 list the toDoc sentence ids first: OPUS's conversion swaps fromDoc and toDoc, the
 authors' reader (Helsinki-NLP/lm-vs-mt preprocessing/scripts/unpc/make_corpus.py)
@@ -109,9 +111,10 @@ class Layout:
         return sorted(found, key=order)
 
     def link_file(self, raw_dir: Path, lang1: str, lang2: str, document: str = "") -> Path:
-        """Where the writer puts links of a language pair: OPUS one file per pair
-        (codes in alphabetical order); UNPC one file per document under the pair
-        directory `links/{lang1}_{lang2}/`, named in the order given."""
+        """Where the writers put links of a language pair: OPUS one file per pair
+        (codes in alphabetical order); UNPC one file per document (our choice: the
+        release's file names inside a pair directory are not documented) under
+        the pair directory `links/{lang1}_{lang2}/`, named in the order given."""
         if self.style == "opus":
             a, b = sorted([self.code(lang1), self.code(lang2)])
             return raw_dir / "xml" / f"{a}-{b}.xml.gz"

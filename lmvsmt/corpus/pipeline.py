@@ -19,6 +19,7 @@ are still temporary files, so a failed build writes nothing under the final name
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import logging
 import sys
@@ -254,6 +255,7 @@ def _scan_group(layout, group: LinkGroup, path: Path, wanted, seen, result: Scan
     return (a, source_a), (b, source_b)
 
 
+@functools.cache
 def link_check_defaults() -> dict:
     """The corpus.links defaults, read from the schema (where they are written once)."""
     schema = load_schema(SCHEMA_DIR / "corpus.schema.yaml")
@@ -396,12 +398,10 @@ def build(
                 out.append((doc, lang1, lang2, split_of[doc], str(result.cand_links[i]), s1, s2))
         return sorted(out, key=lambda r: (r[1], r[2], r[0], r[5], r[6]))
 
-    chosen = {
-        (result.cand_from[i], result.cand_to[i]): split_of[doc_names[result.cand_doc[i]]]
-        for indices in allocation.chosen(use == "capped").values()
-        for i in indices
-    }
-    counts = write_corpus(layout, raw_dir, out_dir, languages, result, chosen, readings)
+    chosen_indices = [i for indices in allocation.chosen(use == "capped").values() for i in indices]
+    chosen = {(result.cand_from[i], result.cand_to[i]): split_of[doc_names[result.cand_doc[i]]] for i in chosen_indices}
+    files = [result.link_files[f] for f in sorted({result.cand_file[i] for i in chosen_indices})]
+    counts = write_corpus(layout, raw_dir, out_dir, languages, files, result.sources, chosen, readings)
     # written after the text, so a failed build replaces none of the earlier outputs
     for name, capped in (("uncapped", False), ("capped", True)):
         with atomic_write(out_dir / f"allocation.{name}.tsv") as fh:
@@ -423,10 +423,9 @@ def build(
     return {"counts": counts, "scan": result.counts, "cap": allocation.cap, "rows": stats}
 
 
-def write_corpus(layout, raw_dir, out_dir, languages, result: Scan, chosen, readings: dict[str, str]) -> Counter:
-    """Pass 2: stream the link files again and write the chosen groups, reading
-    each pair's xtargets the way decide_readings found."""
-    sources = result.sources
+def write_corpus(layout, raw_dir, out_dir, languages, files, sources, chosen, readings: dict[str, str]) -> Counter:
+    """Pass 2: stream the link files that hold chosen groups again and write those
+    groups, reading each pair's xtargets the way decide_readings found."""
     counts: Counter = Counter()
     remaining = dict(chosen)
     with contextlib.ExitStack() as stack:
@@ -439,7 +438,7 @@ def write_corpus(layout, raw_dir, out_dir, languages, result: Scan, chosen, read
         def chosen_group(from_doc: str, to_doc: str) -> bool:
             return (sources.get(layout.source(from_doc)), sources.get(layout.source(to_doc))) in remaining
 
-        for path in result.link_files:
+        for path in files:
             if not remaining:
                 break
             # validated in pass 1; only the chosen groups are parsed again
