@@ -28,8 +28,8 @@ def read_bytes(path: str | Path) -> bytes:
     if str(path).endswith(".gz"):
         with gzip.open(path, "rb") as fh:
             return fh.read()
-    with open(path, "rb") as fh:
-        return fh.read()
+    with open(path, "rb", buffering=0) as fh:  # one read of the whole file, no buffer to fill
+        return fh.readall()
 
 
 def check_well_formed(data: bytes) -> None:

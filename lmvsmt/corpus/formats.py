@@ -27,11 +27,16 @@ leaves open, and tells the writers how to write).
 """
 from __future__ import annotations
 
+import fnmatch
+import glob
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lmvsmt.corpus.documents import read_bytes
 from lmvsmt.corpus.links import FROM_DOC, TO_DOC
+
+LINKS_DIR = "links"  # UNPC: the directory of the pair directories of link files
 
 
 @dataclass(frozen=True)
@@ -81,11 +86,25 @@ class Layout:
         """The file holding a language version (OPUS names .xml.gz what the raw
         zip stores as .xml; either is accepted). Plain strings: this runs once
         per document and pathlib would cost more than the parsing."""
-        plain = source[:-3] if source.endswith(".gz") else source
-        path = os.path.join(raw_dir, self.docs_dir, plain)
+        path = self._plain_path(raw_dir, source)
         if not os.path.exists(path) and os.path.exists(path + ".gz"):
             return path + ".gz"
         return path
+
+    def read(self, raw_dir: str | Path, source: str) -> bytes:
+        """The bytes of a language version's file (see path_of; without its stat
+        when the file is there under the plain name, as it usually is)."""
+        path = self._plain_path(raw_dir, source)
+        try:
+            return read_bytes(path)
+        except FileNotFoundError:
+            if not os.path.exists(path + ".gz"):
+                raise
+        return read_bytes(path + ".gz")
+
+    def _plain_path(self, raw_dir: str | Path, source: str) -> str:
+        plain = source[:-3] if source.endswith(".gz") else source
+        return f"{raw_dir}{os.sep}{self.docs_dir}{os.sep}{plain}"
 
     def ref(self, lang: str, rest: str) -> tuple[str, str]:
         """(fromDoc/toDoc value, file path relative to docs_dir) of a language
@@ -99,16 +118,23 @@ class Layout:
         """The alignment files under raw_dir. UNPC's per-document link files are
         ordered by their path below the pair directory, so that the groups of one
         document in its different pairs are read one after the other."""
-        found = set()
-        for pattern in self.link_globs:
-            found.update(p for p in raw_dir.glob(pattern) if p.is_file())
+        root = os.path.join(str(raw_dir), "")
+        found, walked = set(), {}
+        for pattern in self.link_globs:  # plain strings: several times faster than Path.glob
+            base, recursive, name = pattern.partition("/**/")
+            if recursive:  # "base/**/name": one walk of base for all such patterns
+                if base not in walked:
+                    walked[base] = [(f, os.path.join(d, f)[len(root) :]) for d, _, fs in os.walk(root + base) for f in fs]
+                found.update(rel for f, rel in walked[base] if fnmatch.fnmatchcase(f, name))
+            else:
+                found.update(p[len(root) :] for p in glob.glob(glob.escape(root) + pattern) if os.path.isfile(p))
 
-        def order(path: Path):
-            parts = path.relative_to(raw_dir).parts
-            below = parts[parts.index("links") + 2 :] if "links" in parts[:-1] else ()
+        def order(rel: str):
+            parts = rel.split(os.sep)
+            below = parts[parts.index(LINKS_DIR) + 2 :] if LINKS_DIR in parts[:-1] else []
             return below, parts
 
-        return sorted(found, key=order)
+        return [Path(root + rel) for rel in sorted(found, key=order)]
 
     def link_file(self, raw_dir: Path, lang1: str, lang2: str, document: str = "") -> Path:
         """Where the writers put links of a language pair: OPUS one file per pair
@@ -120,13 +146,14 @@ class Layout:
             return raw_dir / "xml" / f"{a}-{b}.xml.gz"
         if not document:
             raise ValueError("UNPC link files are per document: give the document")
-        return raw_dir / self.docs_dir / "links" / f"{self.code(lang1)}_{self.code(lang2)}" / f"{document}.lnk"
+        return raw_dir / self.docs_dir / LINKS_DIR / f"{self.code(lang1)}_{self.code(lang2)}" / f"{document}.lnk"
 
 
+_UNPC_TREE = "UNv1.0-TEI"
 UNPC = Layout(
     corpus="unpc",
-    docs_dir="UNv1.0-TEI",
-    link_globs=("**/*.lnk", "**/*.lnk.gz"),
+    docs_dir=_UNPC_TREE,
+    link_globs=(f"{_UNPC_TREE}/{LINKS_DIR}/**/*.lnk", f"{_UNPC_TREE}/{LINKS_DIR}/**/*.lnk.gz"),
     ref_prefix="Xml/",
     style="tei",
     film_level=False,

@@ -34,7 +34,7 @@ from tqdm import tqdm
 from lmvsmt import allocation as alloc
 from lmvsmt.config import SCHEMA_DIR, load_schema
 from lmvsmt.corpus import xtargets
-from lmvsmt.corpus.documents import MalformedDocument, check_well_formed, read_bytes, sentence_ids, sentences
+from lmvsmt.corpus.documents import MalformedDocument, check_well_formed, sentence_ids, sentences
 from lmvsmt.corpus.formats import LAYOUTS, Layout
 from lmvsmt.corpus.links import BadGroup, LinkGroup, iter_link_groups
 from lmvsmt.io import atomic_write, open_text
@@ -151,9 +151,8 @@ class _Documents:
         if ids is not None:
             self.cache.move_to_end(index)
             return ids
-        path = self.layout.path_of(self.raw_dir, source)
         try:
-            data = read_bytes(path)
+            data = self.layout.read(self.raw_dir, source)
             if index not in self.checked:
                 check_well_formed(data)
                 self.checked.add(index)
@@ -168,7 +167,7 @@ class _Documents:
                 self.cache.popitem(last=False)
             return ids
         self.bad.add(index)
-        self.result.bad.append(("document", str(path), reason))
+        self.result.bad.append(("document", self.layout.path_of(self.raw_dir, source), reason))
         return None
 
 
@@ -310,7 +309,7 @@ def _measure_lengths(layout: Layout, raw_dir: Path, result: Scan, check: xtarget
 
     def document_text(index: int) -> dict[str, str]:
         if index not in texts:
-            texts[index] = sentences(read_bytes(layout.path_of(raw_dir, names[index])))
+            texts[index] = sentences(layout.read(raw_dir, names[index]))
             if len(texts) > 64:
                 texts.popitem(last=False)
         return texts[index]
@@ -460,8 +459,8 @@ def write_corpus(layout, raw_dir, out_dir, languages, files, sources, chosen, re
 def _write_group(layout, raw_dir, group, source_a, source_b, split, readings, handles, started, counts) -> None:
     lang_a, lang_b = layout.lang_of(source_a), layout.lang_of(source_b)
     try:
-        text_a = sentences(read_bytes(layout.path_of(raw_dir, source_a)))
-        text_b = sentences(read_bytes(layout.path_of(raw_dir, source_b)))
+        text_a = sentences(layout.read(raw_dir, source_a))
+        text_b = sentences(layout.read(raw_dir, source_b))
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise CorpusError(f"{raw_dir}: {source_a} or {source_b} changed since the scan: {exc}") from None
     swapped = lang_b < lang_a  # then lang_a below is the toDoc's language

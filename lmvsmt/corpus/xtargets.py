@@ -50,23 +50,20 @@ def describe(reading: str) -> str:
     return f"{reading} ids first"
 
 
-def group_ids(links: Sequence[tuple[str, str]]) -> tuple[list[str], list[str]]:
-    """All sentence ids of the first and of the second halves of a group's links."""
-    return " ".join([a for a, _ in links]).split(), " ".join([b for _, b in links]).split()
+def group_ids(links: Sequence[tuple[str, str]]) -> tuple[set[str], set[str], int]:
+    """The distinct sentence ids of the first and of the second halves of a
+    group's links, and how many ids are linked more than once (a sentence claimed
+    by two links)."""
+    first = " ".join([a for a, _ in links]).split()
+    second = " ".join([b for _, b in links]).split()
+    unique_first, unique_second = set(first), set(second)
+    return unique_first, unique_second, len(first) + len(second) - len(unique_first) - len(unique_second)
 
 
-def dangling(first: list[str], second: list[str], from_ids, to_ids) -> tuple[int, int]:
+def dangling(first: set[str], second: set[str], from_ids: set[str], to_ids: set[str]) -> tuple[int, int]:
     """Ids that name no sentence when the first halves belong to fromDoc, and when
-    they belong to toDoc (membership tests run in C)."""
-    n = len(first) + len(second)
-    found_from_first = sum(map(from_ids.__contains__, first)) + sum(map(to_ids.__contains__, second))
-    found_to_first = sum(map(to_ids.__contains__, first)) + sum(map(from_ids.__contains__, second))
-    return n - found_from_first, n - found_to_first
-
-
-def clashing(first: list[str], second: list[str]) -> int:
-    """Ids linked more than once in one group (a sentence claimed by two links)."""
-    return len(first) - len(set(first)) + len(second) - len(set(second))
+    they belong to toDoc (set differences, in C)."""
+    return len(first - from_ids) + len(second - to_ids), len(first - to_ids) + len(second - from_ids)
 
 
 @dataclass
@@ -127,8 +124,9 @@ class PairCheck:
 
     def add_group(self, links, from_ids, to_ids, file_index: int, where: str) -> tuple[int, int, int]:
         """Check one group's ids against its two documents' sentence ids; returns
-        (ids, dangling when fromDoc is first, dangling when toDoc is first)."""
-        first, second = group_ids(links)
+        (distinct ids, dangling when fromDoc is first, dangling when toDoc is first),
+        ids counted once per half of the group."""
+        first, second, clashing = group_ids(links)
         d_from, d_to = dangling(first, second, from_ids, to_ids)
         n = len(first) + len(second)
         self.groups += 1
@@ -138,7 +136,7 @@ class PairCheck:
         for reading, d in ((FROM_DOC, d_from), (TO_DOC, d_to)):
             if d and reading not in self.first_dangling:
                 self.first_dangling[reading] = where
-        self.clashing += clashing(first, second)
+        self.clashing += clashing
         if self.symmetric and any(a != b for a, b in links):
             self.symmetric = False
         if not self.files or self.files[-1] != file_index:
