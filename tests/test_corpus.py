@@ -459,7 +459,8 @@ def test_group_against_its_pairs_reading_is_skipped(tmp_path):
     (row,) = read_tsv(out / corpus.LINKS_REPORT)
     assert row["reading"] == "toDoc_first" and row["groups_dropped"] == "1"
     (bad,) = [r for r in read_tsv(out / "stats.tsv") if r["metric"] == "bad_link_group"]
-    assert bad["scope"] == f"{target}:4" and "dangle with toDoc ids first, the reading of the pair en-fr" in bad["value"]
+    assert bad["scope"] == f"{target}:4"
+    assert "dangle with toDoc ids first, the reading of the pair en-fr" in bad["value"]
     assert check_aligned(out, ["en", "fr"]) == 29 * 8
 
 

@@ -124,7 +124,8 @@ class Layout:
             base, recursive, name = pattern.partition("/**/")
             if recursive:  # "base/**/name": one walk of base for all such patterns
                 if base not in walked:
-                    walked[base] = [(f, os.path.join(d, f)[len(root) :]) for d, _, fs in os.walk(root + base) for f in fs]
+                    walked[base] = [(f, os.path.join(d, f)[len(root) :])
+                                    for d, _, fs in os.walk(root + base) for f in fs]
                 found.update(rel for f, rel in walked[base] if fnmatch.fnmatchcase(f, name))
             else:
                 found.update(p[len(root) :] for p in glob.glob(glob.escape(root) + pattern) if os.path.isfile(p))

@@ -41,8 +41,9 @@ REPORT_COLUMNS = (
 DECIDED_BY = {
     "ids": "the sentence ids, which exist under this reading only",
     "lengths": "the lengths of linked sentences, which correlate more under this reading",
-    "same_pairs": "the release's order: every link names the same ids on both sides, both readings give the same pairs",
-    "documented_order": "the release's order: both readings fit the ids and too few linked pairs to test lengths",
+    "same_pairs": "the release's order: every link names the same ids on both sides, so both readings give the "
+                  "same pairs",
+    "documented_order": "the release's order: both readings fit the ids, and too few linked pairs to test lengths",
 }
 
 
@@ -54,8 +55,8 @@ def group_ids(links: Sequence[tuple[str, str]]) -> tuple[set[str], set[str], int
     """The distinct sentence ids of the first and of the second halves of a
     group's links, and how many ids are linked more than once (a sentence claimed
     by two links)."""
-    first = " ".join([a for a, _ in links]).split()
-    second = " ".join([b for _, b in links]).split()
+    firsts, seconds = zip(*links) if links else ((), ())
+    first, second = " ".join(firsts).split(), " ".join(seconds).split()
     unique_first, unique_second = set(first), set(second)
     return unique_first, unique_second, len(first) + len(second) - len(unique_first) - len(unique_second)
 
@@ -137,7 +138,7 @@ class PairCheck:
             if d and reading not in self.first_dangling:
                 self.first_dangling[reading] = where
         self.clashing += clashing
-        if self.symmetric and any(a != b for a, b in links):
+        if self.symmetric and links and not all(map(str.__eq__, *zip(*links))):
             self.symmetric = False
         if not self.files or self.files[-1] != file_index:
             self.files.append(file_index)
@@ -153,6 +154,10 @@ class PairCheck:
 
     def correlation(self, reading: str) -> float | None:
         return self.lengths[reading].correlation()
+
+    def length_pairs(self) -> int:
+        """Linked sentence pairs in the length test (those found under both readings)."""
+        return min(lengths.n for lengths in self.lengths.values())
 
     def needs_lengths(self, max_dangling_share: float) -> bool:
         """Both readings fit the ids and give different pairs: lengths must decide."""
@@ -176,7 +181,7 @@ class PairCheck:
         if self.symmetric:
             self.reading, self.decided_by = documented, "same_pairs"
             return None
-        n = self.lengths[FROM_DOC].n
+        n = self.length_pairs()
         correlations = {r: self.correlation(r) for r in READINGS}
         if n < min_length_pairs or None in correlations.values():
             # too little text to tell: the release's documented order, said in the log and links.tsv
@@ -199,15 +204,15 @@ class PairCheck:
         return [
             self.pair, f"{self.reading}_first", self.decided_by, str(self.groups), str(self.ids),
             str(self.dangling[FROM_DOC]), str(self.dangling[TO_DOC]), str(self.clashing), str(self.dropped),
-            str(self.lengths[FROM_DOC].n), corr(FROM_DOC), corr(TO_DOC),
+            str(self.length_pairs()), corr(FROM_DOC), corr(TO_DOC),
         ]
 
     def summary(self) -> str:
-        text = (f"{self.pair}: {describe(self.reading)} (decided by {DECIDED_BY[self.decided_by]}); {self.groups} link groups, "
-                f"{self.ids} sentence ids, dangling {self.dangling[FROM_DOC]} ({describe(FROM_DOC)}) / "
-                f"{self.dangling[TO_DOC]} ({describe(TO_DOC)}), {self.clashing} linked twice, "
-                f"{self.dropped} groups dropped")
-        if self.lengths[FROM_DOC].n:
+        text = (f"{self.pair}: {describe(self.reading)} (decided by {DECIDED_BY[self.decided_by]}); "
+                f"{self.groups} link groups, {self.ids} sentence ids, dangling {self.dangling[FROM_DOC]} "
+                f"({describe(FROM_DOC)}) / {self.dangling[TO_DOC]} ({describe(TO_DOC)}), {self.clashing} linked "
+                f"twice, {self.dropped} groups dropped")
+        if self.length_pairs():
             text += "; length correlation " + " / ".join(
                 f"{c:.2f}" if (c := self.correlation(r)) is not None else "-" for r in READINGS)
         return text
