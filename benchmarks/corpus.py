@@ -65,10 +65,11 @@ def generate(raw: Path, n_aligned: int, seed: int = 1) -> int:
             aligned += n
         d += 1
     for (a, b), pair_groups in groups.items():
-        # toDoc in the language the directory names first, some named out of order
+        # the pair's directory, some named out of alphabetical order; fromDoc in its second language
         directory = (b, a) if PAIRS.index((a, b)) % 2 else (a, b)
-        write_release_links(UNPC, raw, directory, [g if directory[1] == a else (g[1], g[0], [(y, x) for x, y in g[2]])
-                                                   for g in pair_groups])
+        if directory[1] != a:
+            pair_groups = [(to_doc, from_doc, [(y, x) for x, y in links]) for from_doc, to_doc, links in pair_groups]
+        write_release_links(UNPC, raw, directory, pair_groups)
     return aligned
 
 
