@@ -60,13 +60,15 @@ _ASCII_SPACE = bytes(c for c in range(0x80) if chr(c).isspace() and c != 0x20)
 _UTF8_SPACE = (b"\xc2\x85", b"\xc2\xa0", b"\xe1\x9a\x80", b"\xe2\x80", b"\xe2\x81\x9f", b"\xe3\x80\x80")
 
 
-def _normalised(joined: str) -> bool:
-    """Whether NUL-joined texts are all whitespace-normalised already (a few scans
-    in C; much cheaper than splitting and joining every sentence)."""
-    data = joined.encode("utf-8")
-    if b"  " in data or b" \0" in data or b"\0 " in data or data[:1] == b" " or data[-1:] == b" ":
+def _normalised(texts: list[str], joined: str) -> bool:
+    """Whether the texts (also given NUL-joined) are all whitespace-normalised
+    already: a few scans in C, much cheaper than splitting and joining every
+    sentence. str.strip returns the very same object when there is nothing to
+    strip, so the list comparison is one identity test per text."""
+    if list(map(str.strip, texts)) != texts:
         return False
-    if len(data.translate(None, _ASCII_SPACE)) != len(data):
+    data = joined.encode("utf-8")
+    if b"  " in data or len(data.translate(None, _ASCII_SPACE)) != len(data):
         return False
     return joined.isascii() or not any(seq in data for seq in _UTF8_SPACE)
 
@@ -78,9 +80,10 @@ def sentences(data: bytes) -> dict[str, str]:
     found = _SENTENCE.findall(data.decode("utf-8"))
     # Tests on all texts at once (substring searches run in C) decide whether any
     # sentence needs the slow path: UN documents usually need nothing at all.
-    joined = "\0".join([s for _, s in found])
+    texts = [s for _, s in found]
+    joined = "\0".join(texts)
     if "<" not in joined and "&" not in joined:
-        if _normalised(joined):
+        if _normalised(texts, joined):
             return dict(found)
         return {sid: " ".join(s.split()) for sid, s in found}
     out = {}
