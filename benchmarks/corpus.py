@@ -2,15 +2,19 @@
 
 Builds a synthetic corpus in the UNPC v1.0 TEI layout (per-language documents
 whose paragraphs hold different numbers of sentences in different languages, so
-sentence ids are language-specific; per-document link files under
-links/{s}_{t}/ with the toDoc ids first in xtargets; written with
-lmvsmt.corpus's writers) holding N aligned sentence pairs, then runs
+sentence ids are language-specific; link files under links/{s}_{t}/ with the
+toDoc ids first in xtargets; written with lmvsmt.corpus's writers) holding N
+aligned sentence pairs, then runs
 lmvsmt.corpus.build on it in a fresh subprocess (which checks every link group's
 ids against its documents to choose the xtargets reading) and prints
 sentences/s and that process's peak RSS, for N and 2N. Target: at least 100,000
 aligned sentences/s on one core, and a peak RSS that does not grow with N.
 
-    .venv/bin/python benchmarks/corpus.py [--sentences 200000] [--workdir /tmp/...]
+How the release splits a pair directory into link files is not documented:
+--link-files per-document (the default, what the demo writes: one small file per
+document, the most files) or per-pair (one file per pair directory).
+
+    .venv/bin/python benchmarks/corpus.py [--sentences 200000] [--link-files per-pair] [--workdir /tmp/...]
 """
 from __future__ import annotations
 
@@ -33,12 +37,13 @@ SENTENCES_PER_DOCUMENT = (30, 90)  # UN documents are long
 TARGET_RATE = 100_000
 
 
-def generate(raw: Path, n_aligned: int, seed: int = 1) -> int:
+def generate(raw: Path, n_aligned: int, link_files: str = "per-document", seed: int = 1) -> int:
     """Write UNPC-format sources with at least n_aligned aligned sentence pairs
     (links with text on both sides). Most documents are bitexts of one pair
     (round robin over the 15 pairs), a fifth exist in three or four languages."""
     from lmvsmt.corpus.documents import paragraphs_of, write_tei_document
     from lmvsmt.corpus.formats import UNPC
+    from lmvsmt.corpus.links import write_link_file
     from lmvsmt.corpus.synthetic import write_release_links
 
     rng = random.Random(seed)
@@ -69,7 +74,11 @@ def generate(raw: Path, n_aligned: int, seed: int = 1) -> int:
         directory = (b, a) if PAIRS.index((a, b)) % 2 else (a, b)
         if directory[1] != a:
             pair_groups = [(to_doc, from_doc, [(y, x) for x, y in links]) for from_doc, to_doc, links in pair_groups]
-        write_release_links(UNPC, raw, directory, pair_groups)
+        if link_files == "per-pair":
+            path = UNPC.link_file(raw, *directory, document="_".join(directory))
+            write_link_file(path, pair_groups, style="tei", first=UNPC.xtargets_first)
+        else:
+            write_release_links(UNPC, raw, directory, pair_groups)
     return aligned
 
 
@@ -107,11 +116,11 @@ def child(raw: str, out: str) -> None:
     }))
 
 
-def measure(workdir: Path, n: int) -> dict:
+def measure(workdir: Path, n: int, link_files: str) -> dict:
     raw, out = workdir / f"raw-{n}", workdir / f"out-{n}"
     t = time.perf_counter()
     # generated in a process of its own, so that the measured one starts clean
-    gen = subprocess.run([sys.executable, __file__, "--generate", str(raw), str(n)],
+    gen = subprocess.run([sys.executable, __file__, "--generate", str(raw), str(n), link_files],
                          capture_output=True, text=True, check=True)
     aligned = int(gen.stdout.split()[-1])
     generated = time.perf_counter() - t
@@ -129,24 +138,27 @@ def measure(workdir: Path, n: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sentences", type=int, default=200_000, help="N: aligned sentence pairs of the smaller corpus")
+    parser.add_argument("--link-files", choices=["per-document", "per-pair"], default="per-document",
+                        help="UNPC link files: one per document (default) or one per pair directory")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--child", nargs=2, metavar=("RAW", "OUT"), help=argparse.SUPPRESS)
-    parser.add_argument("--generate", nargs=2, metavar=("RAW", "N"), help=argparse.SUPPRESS)
+    parser.add_argument("--generate", nargs=3, metavar=("RAW", "N", "LINK_FILES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
         return
     if args.generate:
-        print(generate(Path(args.generate[0]), int(args.generate[1])))
+        print(generate(Path(args.generate[0]), int(args.generate[1]), args.generate[2]))
         return
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="lmvsmt-corpus-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    print(f"corpus benchmark: UNPC TEI format, parse + allocate + write (lmvsmt.corpus.build), one process")
+    print(f"corpus benchmark: UNPC TEI format, link files {args.link_files}, parse + allocate + write "
+          "(lmvsmt.corpus.build), one process")
     print(f"{'aligned':>9} {'wall s':>7} {'cpu s':>7} {'sent/s (wall)':>14} {'sent/s (cpu)':>13} "
           f"{'written/s':>10} {'peak RSS MB':>12}")
     results = []
     for n in (args.sentences, 2 * args.sentences):
-        r = measure(workdir, n)
+        r = measure(workdir, n, args.link_files)
         results.append(r)
         print(f"{r['aligned']:>9,} {r['wall_s']:>7.2f} {r['cpu_s']:>7.2f} {r['aligned'] / r['wall_s']:>14,.0f} "
               f"{r['aligned'] / r['cpu_s']:>13,.0f} {r['bitext_written'] / r['wall_s']:>10,.0f} "

@@ -65,7 +65,8 @@ Group = Union[LinkGroup, BadGroup]
 
 
 def _open_binary(path: Path) -> IO[bytes]:
-    return gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")
+    # plain files unbuffered: the reader asks for large chunks anyway
+    return gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb", buffering=0)
 
 
 def iter_link_groups(
@@ -105,7 +106,7 @@ def _iter_groups(path: Path, validate: bool, select) -> Iterator[Group]:
                 keep = start if start >= 0 else max(pos, len(buf) - len(_OPEN))
                 line += buf.count(b"\n", pos, keep)
                 chunk = fh.read(_CHUNK)
-                eof = len(chunk) < _CHUNK  # read() returns less only at the end
+                eof = not chunk
                 buf, pos = buf[keep:] + chunk, 0
                 continue
             end += len(_CLOSE)
