@@ -115,9 +115,14 @@ class Layout:
         return f"{self.ref_prefix}{rel}", rel
 
     def link_files(self, raw_dir: Path) -> list[Path]:
-        """The alignment files under raw_dir. UNPC's per-document link files are
-        ordered by their path below the pair directory, so that the groups of one
-        document in its different pairs are read one after the other."""
+        """The alignment files under raw_dir (see link_paths)."""
+        return [Path(p) for p in self.link_paths(raw_dir)]
+
+    def link_paths(self, raw_dir: str | Path) -> list[str]:
+        """The alignment files under raw_dir, as plain strings (UNPC may have one
+        per document). UNPC's per-document link files are ordered by their path
+        below the pair directory, so that the groups of one document in its
+        different pairs are read one after the other."""
         root = os.path.join(str(raw_dir), "")
         found, walked = set(), {}
         for pattern in self.link_globs:  # plain strings: several times faster than Path.glob
@@ -130,12 +135,14 @@ class Layout:
             else:
                 found.update(p[len(root) :] for p in glob.glob(glob.escape(root) + pattern) if os.path.isfile(p))
 
-        def order(rel: str):
-            parts = rel.split(os.sep)
-            below = parts[parts.index(LINKS_DIR) + 2 :] if LINKS_DIR in parts[:-1] else []
-            return below, parts
+        marker = f"{os.sep}{LINKS_DIR}{os.sep}"
 
-        return [Path(root + rel) for rel in sorted(found, key=order)]
+        def order(rel: str) -> tuple[str, str]:
+            # ".../links/{s}_{t}/rest" sorts by rest first (strings, not lists of parts)
+            _, found_links, below = (os.sep + rel).partition(marker)
+            return (below.partition(os.sep)[2] if found_links else "", rel)
+
+        return [root + rel for rel in sorted(found, key=order)]
 
     def link_file(self, raw_dir: Path, lang1: str, lang2: str, document: str = "") -> Path:
         """Where the writers put links of a language pair: OPUS one file per pair

@@ -109,7 +109,7 @@ class Scan:
     cand_dangling_to: array = field(default_factory=lambda: array("l"))
     checks: dict[str, xtargets.PairCheck] = field(default_factory=dict)  # pair -> its link check
     counts: Counter = field(default_factory=Counter)
-    link_files: list[Path] = field(default_factory=list)
+    link_files: list[str] = field(default_factory=list)  # plain strings: one per document in UNPC
     bad: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, where, reason)
 
     CANDIDATE_FIELDS = ("cand_from", "cand_to", "cand_doc", "cand_pair", "cand_links", "cand_file", "cand_line",
@@ -140,7 +140,7 @@ class _Documents:
     def __init__(self, layout: Layout, raw_dir: Path, result: Scan, size: int = 64):
         self.layout, self.raw_dir, self.result, self.size = layout, raw_dir, result, size
         self.cache: OrderedDict[int, set[str]] = OrderedDict()
-        self.checked: set[int] = set()
+        self.checked = bytearray()  # 1 at the index of a language version found well-formed
         self.bad: set[int] = set()
 
     def ids(self, index: int, source: str) -> set[str] | None:
@@ -153,9 +153,11 @@ class _Documents:
             return ids
         try:
             data = self.layout.read(self.raw_dir, source)
-            if index not in self.checked:
+            if index >= len(self.checked) or not self.checked[index]:
                 check_well_formed(data)
-                self.checked.add(index)
+                if index >= len(self.checked):
+                    self.checked.extend(bytes(index + 1 - len(self.checked)))
+                self.checked[index] = 1
             ids = sentence_ids(data)
         except FileNotFoundError:
             reason = "missing"
@@ -177,7 +179,7 @@ def scan(layout: Layout, raw_dir: Path, languages: Sequence[str]) -> Scan:
     wanted = set(languages)
     result = Scan()
     seen: set[tuple[int, int]] = set()
-    files = result.link_files = layout.link_files(raw_dir)
+    files = result.link_files = layout.link_paths(raw_dir)
     if not files:
         raise CorpusError(f"{raw_dir}: no alignment files ({', '.join(layout.link_globs)}) for {layout.corpus}")
     documents = _Documents(layout, raw_dir, result)
@@ -271,7 +273,7 @@ def decide_readings(layout: Layout, raw_dir: Path, result: Scan, settings: dict)
         if check.needs_lengths(max_share):
             _measure_lengths(layout, raw_dir, result, check)
         problem = check.decide(layout.xtargets_first, max_share, settings["min_length_correlation"],
-                               settings["min_length_pairs"], str(result.link_files[check.files[0]]))
+                               settings["min_length_pairs"], result.link_files[check.files[0]])
         if problem:
             raise CorpusError(f"{layout.corpus}: {problem}")
     keep = []
