@@ -132,6 +132,18 @@ def test_sentences_reads_both_formats():
     assert sentences(opus) == {"1": "Hello there"}
 
 
+def test_sentences_with_a_known_count_read_the_same():
+    # the writer passes the count from the scan, which lets the common form be read cheaply;
+    # documents with other forms (attributes first, inner tags, self-closing) fall back
+    plain = b'<p id="1"><s id="1:1" lang="en">A  b</s><s id="1:2" lang="en">&amp; c</s></p>'
+    mixed = (b'<p><s lang="en" id="1">first</s><s id="2"><time id="T1"/>two</s><s id="3"/>'
+             b'<s id="4" lang="en">four</s></p>')
+    for data in (plain, mixed):
+        count = len(corpus_build.sentence_ids(data))
+        assert sentences(data, count) == sentences(data)
+    assert sentences(mixed, 4) == {"1": "first", "2": "two", "3": "", "4": "four"}
+
+
 def test_sentences_normalise_every_kind_of_whitespace():
     rng = random.Random(3)
     spaces = [" ", "  ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\xa0", "\u2003", "\u3000"]

@@ -50,6 +50,9 @@ def check_well_formed(data: bytes) -> None:
 _SENTENCE_START = r'<s\b[^>]*?\bid="([^"]*)"'
 _SENTENCE = re.compile(_SENTENCE_START + r'[^>]*?(?:/>|>([^<]*(?:<(?!/s>)[^<]*)*)</s>)')
 _SENTENCE_ID = re.compile(_SENTENCE_START.encode())
+# The common form (id first, text without inner tags; every UN document), about
+# twice as fast; used when it finds as many sentences as the document has.
+_PLAIN_SENTENCE = re.compile(r'<s id="([^"]*)"[^>]*>([^<]*)</s>')
 _TAG = re.compile(r"<[^>]*>")
 
 
@@ -73,11 +76,15 @@ def _normalised(texts: list[str], joined: str) -> bool:
     return joined.isascii() or not any(seq in data for seq in _UTF8_SPACE)
 
 
-def sentences(data: bytes) -> dict[str, str]:
+def sentences(data: bytes, count: int = -1) -> dict[str, str]:
     """Sentence id -> whitespace-normalised text, for every <s> of a well-formed
     document, in document order. Inner tags (OPUS <time/>) are dropped, entities
-    decoded; empty sentences are kept here (callers drop them)."""
-    found = _SENTENCE.findall(data.decode("utf-8"))
+    decoded; empty sentences are kept here (callers drop them). `count`, when
+    known, is how many sentences the document has (len(sentence_ids(data)))."""
+    text = data.decode("utf-8")
+    found = _PLAIN_SENTENCE.findall(text) if count >= 0 else None
+    if found is None or len(found) != count:  # each plain match is one whole <s>: all found or not
+        found = _SENTENCE.findall(text)
     # Tests on all texts at once (substring searches run in C) decide whether any
     # sentence needs the slow path: UN documents usually need nothing at all.
     texts = [s for _, s in found]
@@ -96,10 +103,10 @@ def sentences(data: bytes) -> dict[str, str]:
     return out
 
 
-def sentence_ids(data: bytes) -> set[str]:
-    """The ids of the sentences that `sentences` reads, without their text (a
-    few times cheaper: enough to check the ids that link files name)."""
-    return set(map(bytes.decode, _SENTENCE_ID.findall(data)))
+def sentence_ids(data: bytes) -> list[str]:
+    """The ids of the sentences that `sentences` reads, in document order, without
+    their text (a few times cheaper: enough to check the ids that link files name)."""
+    return list(map(bytes.decode, _SENTENCE_ID.findall(data)))
 
 
 def read_document(path: Path) -> dict[str, str]:

@@ -108,6 +108,7 @@ class Scan:
     cand_dangling_from: array = field(default_factory=lambda: array("l"))
     cand_dangling_to: array = field(default_factory=lambda: array("l"))
     checks: dict[str, xtargets.PairCheck] = field(default_factory=dict)  # pair -> its link check
+    sentence_counts: array = field(default_factory=lambda: array("l"))  # language version -> its sentences
     counts: Counter = field(default_factory=Counter)
     link_files: list[str] = field(default_factory=list)  # plain strings: one per document in UNPC
     bad: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, where, reason)
@@ -158,13 +159,17 @@ class _Documents:
                 if index >= len(self.checked):
                     self.checked.extend(bytes(index + 1 - len(self.checked)))
                 self.checked[index] = 1
-            ids = sentence_ids(data)
+            found = sentence_ids(data)
         except FileNotFoundError:
             reason = "missing"
         except (OSError, EOFError, UnicodeDecodeError, MalformedDocument) as exc:
             reason = f"not well-formed or unreadable: {exc}"
         else:
-            self.cache[index] = ids
+            counts = self.result.sentence_counts
+            if index >= len(counts):
+                counts.extend([-1] * (index + 1 - len(counts)))
+            counts[index] = len(found)  # lets the writer read the document the cheap way
+            ids = self.cache[index] = set(found)
             if len(self.cache) > self.size:
                 self.cache.popitem(last=False)
             return ids
@@ -402,7 +407,7 @@ def build(
     chosen_indices = [i for indices in allocation.chosen(use == "capped").values() for i in indices]
     chosen = {(result.cand_from[i], result.cand_to[i]): split_of[doc_names[result.cand_doc[i]]] for i in chosen_indices}
     files = [result.link_files[f] for f in sorted({result.cand_file[i] for i in chosen_indices})]
-    counts = write_corpus(layout, raw_dir, out_dir, languages, files, result.sources, chosen, readings)
+    counts = write_corpus(layout, raw_dir, out_dir, languages, files, result, chosen, readings)
     # written after the text, so a failed build replaces none of the earlier outputs
     for name, capped in (("uncapped", False), ("capped", True)):
         with atomic_write(out_dir / f"allocation.{name}.tsv") as fh:
@@ -424,9 +429,14 @@ def build(
     return {"counts": counts, "scan": result.counts, "cap": allocation.cap, "rows": stats}
 
 
-def write_corpus(layout, raw_dir, out_dir, languages, files, sources, chosen, readings: dict[str, str]) -> Counter:
+def write_corpus(layout, raw_dir, out_dir, languages, files, result: Scan, chosen, readings: dict[str, str]) -> Counter:
     """Pass 2: stream the link files that hold chosen groups again and write those
     groups, reading each pair's xtargets the way decide_readings found."""
+    sources, sentence_counts = result.sources, result.sentence_counts
+
+    def document(source: str) -> dict[str, str]:
+        return sentences(layout.read(raw_dir, source), sentence_counts[sources[source]])
+
     counts: Counter = Counter()
     remaining = dict(chosen)
     with contextlib.ExitStack() as stack:
@@ -451,18 +461,19 @@ def write_corpus(layout, raw_dir, out_dir, languages, files, sources, chosen, re
                 if split is None:  # a duplicate of a group already written
                     continue
                 progress.update()
-                _write_group(layout, raw_dir, group, source_a, source_b, split, readings, handles, started, counts)
+                _write_group(layout, raw_dir, document, group, source_a, source_b, split, readings, handles, started,
+                             counts)
         progress.close()
         if remaining:
             raise CorpusError(f"{raw_dir}: {len(remaining)} allocated link groups disappeared between the two passes")
     return counts
 
 
-def _write_group(layout, raw_dir, group, source_a, source_b, split, readings, handles, started, counts) -> None:
+def _write_group(layout, raw_dir, document, group, source_a, source_b, split, readings, handles, started,
+                 counts) -> None:
     lang_a, lang_b = layout.lang_of(source_a), layout.lang_of(source_b)
     try:
-        text_a = sentences(layout.read(raw_dir, source_a))
-        text_b = sentences(layout.read(raw_dir, source_b))
+        text_a, text_b = document(source_a), document(source_b)
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise CorpusError(f"{raw_dir}: {source_a} or {source_b} changed since the scan: {exc}") from None
     swapped = lang_b < lang_a  # then lang_a below is the toDoc's language
