@@ -28,6 +28,7 @@ import yaml
 
 from lmvsmt import plots, tables
 from lmvsmt.config import validate
+from lmvsmt.downstream.common import TABLE7_COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_S = 60.0
@@ -59,8 +60,9 @@ def write_inputs(results: Path, config: dict, rng: random.Random) -> None:
     (stats / "table6.tsv").write_text("corpus\ttrain\tvalid\ttest\ttotal\n"
                                       "unpc\t60000000\t900000\t3000000\t63900000\n"
                                       "opensubtitles\t40000000\t600000\t2000000\t42600000\n")
-    rows = [f"{t}\t{lang}\tdataset\t10000\t1000\t1000\t12000" for t in config["tasks"] for lang in config["languages"]]
-    (stats / "table7.tsv").write_text("task\tlanguage\tdataset\ttrain\tvalid\ttest\ttotal\n" + "\n".join(rows) + "\n")
+    rows = [f"{t}\t{lang}\tdataset\t10000\t1000\t1000\t12000\t3\t2\t0" for t in config["tasks"]
+            for lang in config["languages"]]
+    (stats / "table7.tsv").write_text("\t".join(TABLE7_COLUMNS) + "\n" + "\n".join(rows) + "\n")
 
 
 def timed(label: str, fn, timings: dict):

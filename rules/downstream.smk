@@ -98,6 +98,7 @@ rule downstream_prepare_token:
         own_split=DS["own_split"],
         pos_token_budget=lambda wildcards: DS["pos_token_budget"] if wildcards.task == "POS" else 0,
         dedupe=DS["dedupe"],
+        dedupe_across_splits=DS["dedupe_across_splits"],
     log:
         logpath("downstream_prepare", "{task}/{lang}"),
     benchmark:

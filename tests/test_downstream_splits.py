@@ -1,5 +1,6 @@
 """Our own splits: deterministic for a seed, a partition without overlap, never empty;
-duplicate removal; the POS token budget; and the prepare step's own checks."""
+duplicate removal; inputs shared between splits (counted, dropped on request); the POS
+token budget; and the prepare step's own checks."""
 import json
 import re
 
@@ -158,4 +159,64 @@ def test_table7_rows(tmp_path):
     table = tmp_path / "table7.tsv"
     prepare.write_table7([out / "meta.json"], table)
     assert table.read_text().splitlines() == [
-        "task\tlanguage\tdataset\ttrain\tvalid\ttest\ttotal", "SA\tar\tfixture\t80\t10\t10\t100"]
+        "task\tlanguage\tdataset\ttrain\tvalid\ttest\ttotal\tvalid_in_train\ttest_in_train\ttest_in_valid",
+        "SA\tar\tfixture\t80\t10\t10\t100\t0\t0\t0"]
+
+
+def official_with_shared_inputs(tmp_path):
+    """Official XNLI-format splits sharing inputs as some releases do: a pair of train
+    is in valid (with another label) and in test, a valid pair is in test too."""
+    pair = lambda i, label="neutral": TextExample((f"premise {i}", f"hypothesis {i}"), label)  # noqa: E731
+    return raw_source(tmp_path, "NLI", "fr", [
+        ("multinli.train.fr.tsv", "xnli_mt_tsv", "train", [pair(i) for i in range(10)]),
+        ("xnli.dev.tsv", "xnli_tsv", "valid", [pair(3, "entailment"), pair(20), pair(21)]),
+        ("xnli.test.tsv", "xnli_tsv", "test", [pair(5), pair(20), pair(30), pair(31)]),
+    ])
+
+
+def test_inputs_shared_between_official_splits_are_counted_and_kept_by_default(tmp_path):
+    raw = official_with_shared_inputs(tmp_path)
+    out, meta = run_prepare(raw, tmp_path, "NLI", "fr")
+    assert meta["counts"] == {"train": 10, "valid": 3, "test": 4}
+    assert meta["shared_inputs"] == {"valid_in_train": 1, "test_in_train": 1, "test_in_valid": 1}
+    assert meta["dropped"]["valid_in_train"] == meta["dropped"]["test_in_train"] == 0
+    assert [ex.texts[0] for ex in read_split(split_path(out, "NLI", "test"), "NLI")] == \
+        ["premise 5", "premise 20", "premise 30", "premise 31"]
+    prepare.write_table7([out / "meta.json"], tmp_path / "table7.tsv")
+    assert (tmp_path / "table7.tsv").read_text().splitlines()[1] == "NLI\tfr\tfixture\t10\t3\t4\t17\t1\t1\t1"
+
+
+def test_dedupe_across_splits_drops_from_valid_and_test_what_train_holds(tmp_path):
+    raw = official_with_shared_inputs(tmp_path)
+    out, meta = run_prepare(raw, tmp_path, "NLI", "fr", dedupe_across_splits=True)
+    got = {name: [ex.texts[0] for ex in read_split(split_path(out, "NLI", name), "NLI")] for name in ("valid", "test")}
+    assert got == {"valid": ["premise 20", "premise 21"], "test": ["premise 20", "premise 30", "premise 31"]}
+    assert meta["counts"] == {"train": 10, "valid": 2, "test": 3}
+    assert meta["dropped"]["valid_in_train"] == meta["dropped"]["test_in_train"] == 1
+    # what the release shares stays on record; valid/test overlap is not train data and stays
+    assert meta["shared_inputs"] == {"valid_in_train": 1, "test_in_train": 1, "test_in_valid": 1}
+    prepare.write_table7([out / "meta.json"], tmp_path / "table7.tsv")
+    assert (tmp_path / "table7.tsv").read_text().splitlines()[1] == "NLI\tfr\tfixture\t10\t2\t3\t15\t1\t1\t1"
+
+
+def test_dedupe_across_splits_applies_to_our_own_splits_too(tmp_path):
+    # Without `dedupe`, a repeated input can land in train and in test of our own split.
+    data = texts(100) + texts(100)
+    raw = raw_source(tmp_path, "SA", "ar", [("RES1.csv", "ar_res_csv", "all", data)])
+    _, kept = run_prepare(raw, tmp_path, "SA", "ar", dedupe=False)
+    assert kept["shared_inputs"]["test_in_train"] > 0 and kept["counts"]["test"] == 20
+    _, dropped = run_prepare(raw, tmp_path, "SA", "ar", dedupe=False, dedupe_across_splits=True)
+    assert dropped["counts"]["test"] == 20 - kept["shared_inputs"]["test_in_train"]
+    assert dropped["shared_inputs"] == kept["shared_inputs"]
+
+
+def test_a_split_left_empty_by_dedupe_across_splits_names_its_files(tmp_path):
+    pair = TextExample(("p", "h"), "neutral")
+    raw = raw_source(tmp_path, "NLI", "fr", [
+        ("multinli.train.fr.tsv", "xnli_mt_tsv", "train", [pair]),
+        ("xnli.dev.tsv", "xnli_tsv", "valid", [TextExample(("p2", "h2"), "neutral")]),
+        ("xnli.test.tsv", "xnli_tsv", "test", [pair]),
+    ])
+    with pytest.raises(DataError, match=r"xnli.test.tsv: empty test split \(every fr example is also in train\)"):
+        run_prepare(raw, tmp_path, "NLI", "fr", dedupe_across_splits=True)
+    assert not (tmp_path / "out" / "NLI" / "fr" / "meta.json").exists()

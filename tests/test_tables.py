@@ -196,10 +196,10 @@ def test_find_result_files_only_configured(tmp_path):
 # --------------------------------------------------------------------------- statistics tables
 
 TABLE6 = "corpus\ttrain\tvalid\ttest\ttotal\nunpc\t1200000\t300\t500\t1200800\n"
-TABLE7 = ("task\tlanguage\tdataset\ttrain\tvalid\ttest\ttotal\n"
-          "SA\ten\tamazon_reviews_multi\t200000\t5000\t5000\t210000\n"
-          "SA\tfr\tamazon_reviews_multi\t200000\t5000\t5000\t210000\n"
-          "NER\ten\twikiann & co\t20000\t10000\t10000\t40000\n")
+TABLE7 = ("task\tlanguage\tdataset\ttrain\tvalid\ttest\ttotal\tvalid_in_train\ttest_in_train\ttest_in_valid\n"
+          "SA\ten\tamazon_reviews_multi\t200000\t5000\t5000\t210000\t2\t1\t0\n"
+          "SA\tfr\tamazon_reviews_multi\t200000\t5000\t5000\t210000\t0\t0\t0\n"
+          "NER\ten\twikiann & co\t20000\t10000\t10000\t40000\t0\t3\t0\n")
 
 
 def test_table6_and_table7(tmp_path):
@@ -214,7 +214,10 @@ def test_table6_and_table7(tmp_path):
     assert lines[3] == "NER & EN & wikiann \\& co & 20,000 & 10,000 & 10,000 & 40,000 \\\\"
     assert lines[4] == " & FR & -- & -- & -- & -- & -- \\\\"
     assert "| NER | EN | wikiann & co | 20,000 | 10,000 | 10,000 | 40,000 |" in tables.render_markdown(t7)
-    assert "NER,fr,,,,," in tables.render_csv(t7)
+    csv_text = tables.render_csv(t7)
+    assert "NER,fr,,,,,,,," in csv_text
+    # The inputs that splits share are data for the reader, not columns of the paper's table.
+    assert "SA,en,amazon_reviews_multi,200000,5000,5000,210000,2,1,0" in csv_text
 
 
 @pytest.mark.parametrize("text, message", [

@@ -84,6 +84,12 @@ def final_targets(results: str, tasks: Sequence[str], languages: Sequence[str]) 
     return files + [f"{results}/stats/table7.tsv"]
 
 
+#: Table 7 data (stats/table7.tsv): sizes per split after any dropping, and the inputs
+#: that splits share as released (`splits.shared_inputs`).
+SHARED_COLUMNS = ("valid_in_train", "test_in_train", "test_in_valid")
+TABLE7_COLUMNS = ("task", "language", "dataset", "train", "valid", "test", "total", *SHARED_COLUMNS)
+
+
 def write_split(path: str | Path, task: str, examples: Sequence[Example]) -> None:
     """Write one split in the common format, atomically."""
     with atomic_write(path) as fh:

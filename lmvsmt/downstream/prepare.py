@@ -1,7 +1,13 @@
 """From raw source files to the common format: parse every file listed in the
 manifest with the reader of its format, split (official splits, or our own seeded
-split after removing duplicates; POS first cut to the token budget), write the three
-splits and a `meta.json` with counts, labels and provenance."""
+split after removing duplicates; POS first cut to the token budget), count the inputs
+that splits share (and, if asked, drop from valid/test what train holds), write the
+three splits and a `meta.json` with counts, labels and provenance.
+
+Two kinds of duplicates, two keys: `dedupe` removes repeated inputs from the pool
+of a source we split ourselves, before splitting; `dedupe_across_splits` acts on the
+splits as they stand (official or ours), removing from valid and test the inputs
+that train already holds. The authors used the official splits as released."""
 from __future__ import annotations
 
 import json
@@ -15,7 +21,9 @@ from lmvsmt.downstream import formats, splits
 from lmvsmt.downstream.common import (
     NER_LABELS,
     NLI_LABELS,
+    SHARED_COLUMNS,
     SPLITS,
+    TABLE7_COLUMNS,
     UPOS_LABELS,
     DataError,
     Example,
@@ -70,7 +78,8 @@ def check_raw_file(raw_dir: Path, spec: dict, origin: str | None) -> None:
 
 
 def prepare(raw_dir: str | Path, out_dir: str | Path, task: str, lang: str, *, seed: int,
-            own_split: Mapping[str, float], pos_token_budget: int, dedupe: bool = True) -> dict:
+            own_split: Mapping[str, float], pos_token_budget: int, dedupe: bool = True,
+            dedupe_across_splits: bool = False) -> dict:
     """Write {out_dir}/{train,valid,test}.{tsv|conll} and meta.json; return the meta."""
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     manifest = load_manifest(raw_dir)
@@ -112,19 +121,36 @@ def prepare(raw_dir: str | Path, out_dir: str | Path, task: str, lang: str, *, s
         data = {name: [] for name in SPLITS}
         for spec, examples in parsed:
             data[spec["split"]].extend(examples)
-        for name in SPLITS:
-            if not data[name]:
-                files = ", ".join(str(raw_dir / s["name"]) for s, _ in parsed if s["split"] == name)
-                raise DataError(f"{files}: empty {name} split (no {lang} examples)")
+        _check_not_empty(data, parsed, raw_dir, lang, "no {lang} examples")
         how = {"kind": "official"}
+
+    shared = splits.shared_inputs(data)
+    if any(shared.values()):
+        log.warning("%s/%s: %d valid and %d test example(s) repeat a training input, %d test example(s) a "
+                    "validation input%s", task, lang, shared["valid_in_train"], shared["test_in_train"],
+                    shared["test_in_valid"], " (those in train are dropped)" if dedupe_across_splits else "")
+    dropped_seen = {"valid_in_train": 0, "test_in_train": 0}
+    if dedupe_across_splits:
+        data = splits.drop_seen_in_train(data)
+        dropped_seen = {key: shared[key] for key in dropped_seen}
+        _check_not_empty(data, parsed, raw_dir, lang, "every {lang} example is also in train")
 
     for name in SPLITS:
         write_split(split_path(out_dir, task, name), task, data[name])
-    meta = _meta(manifest, task, lang, data, how, dropped_empty, dropped_duplicates, budget_used)
+    meta = _meta(manifest, task, lang, data, how, {"empty": dropped_empty, "duplicates": dropped_duplicates,
+                                                   **dropped_seen}, shared, budget_used)
     with atomic_write(out_dir / "meta.json") as fh:
         json.dump(meta, fh, ensure_ascii=False, indent=1)
         fh.write("\n")
     return meta
+
+
+def _check_not_empty(data: dict[str, list[Example]], parsed: list, raw_dir: Path, lang: str, why: str) -> None:
+    """An empty split stops the job, naming the files that feed it."""
+    for name in SPLITS:
+        if not data[name]:
+            files = ", ".join(str(raw_dir / s["name"]) for s, _ in parsed if s["split"] in (name, "all"))
+            raise DataError(f"{files}: empty {name} split ({why.format(lang=lang)})")
 
 
 def _labels(examples: list[Example]) -> set[str]:
@@ -134,8 +160,8 @@ def _labels(examples: list[Example]) -> set[str]:
     return out
 
 
-def _meta(manifest: dict, task: str, lang: str, data: dict[str, list[Example]], how: dict, dropped_empty: int,
-          dropped_duplicates: int, budget: int | None) -> dict:
+def _meta(manifest: dict, task: str, lang: str, data: dict[str, list[Example]], how: dict, dropped: dict,
+          shared: dict[str, int], budget: int | None) -> dict:
     seen = {name: _labels(data[name]) for name in SPLITS}
     observed = sorted(set().union(*seen.values()))
     unseen = sorted((seen["valid"] | seen["test"]) - seen["train"])
@@ -150,7 +176,8 @@ def _meta(manifest: dict, task: str, lang: str, data: dict[str, list[Example]], 
         "labels_observed": observed,
         "labels_not_in_train": unseen,
         "split": how,
-        "dropped": {"empty": dropped_empty, "duplicates": dropped_duplicates},
+        "dropped": dropped,
+        "shared_inputs": shared,  # as split, before dedupe_across_splits
         "files": [{k: f.get(k) for k in ("name", "format", "split", "url", "member", "sha256")}
                   for f in manifest["files"]],
     }
@@ -161,9 +188,6 @@ def _meta(manifest: dict, task: str, lang: str, data: dict[str, list[Example]], 
     return meta
 
 
-TABLE7_COLUMNS = ("task", "language", "dataset", "train", "valid", "test", "total")
-
-
 def write_table7(meta_paths: list[str | Path], out_path: str | Path) -> None:
     """Table 7 data: one row per task x language, in the order given."""
     with atomic_write(out_path) as fh:
@@ -171,5 +195,9 @@ def write_table7(meta_paths: list[str | Path], out_path: str | Path) -> None:
         for path in meta_paths:
             meta = json.loads(Path(path).read_text(encoding="utf-8"))
             counts = [meta["counts"][name] for name in SPLITS]
-            row = [meta["task"], meta["language"], meta["dataset"], *map(str, counts), str(sum(counts))]
+            if "shared_inputs" not in meta:
+                raise DataError(f"{path}: no shared_inputs (written by an older version: rerun downstream_prepare)")
+            shared = [meta["shared_inputs"][key] for key in SHARED_COLUMNS]
+            row = [meta["task"], meta["language"], meta["dataset"], *map(str, counts), str(sum(counts)),
+                   *map(str, shared)]
             fh.write("\t".join(row) + "\n")

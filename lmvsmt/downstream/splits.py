@@ -1,5 +1,6 @@
-"""Seeded splits for sources without official ones, duplicate removal, and the
-token budget of the POS data (several treebanks concatenated up to ~160k tokens).
+"""Seeded splits for sources without official ones, duplicate removal, inputs that
+two splits share, and the token budget of the POS data (several treebanks
+concatenated up to ~160k tokens).
 
 Every random choice uses `random.Random` seeded with a string naming the seed, the
 task and the language: the same seed gives the same split on every machine and
@@ -53,6 +54,24 @@ def dedupe(examples: Sequence[E]) -> tuple[list[E], int]:
         seen.add(ex.key)
         kept.append(ex)
     return kept, len(examples) - len(kept)
+
+
+def shared_inputs(data: Mapping[str, Sequence[Example]]) -> dict[str, int]:
+    """How many validation and test examples repeat an input (text(s) or token
+    sequence) of an earlier split: valid_in_train, test_in_train, test_in_valid.
+    Official splits can share inputs (a review both in train and in test)."""
+    train = {ex.key for ex in data["train"]}
+    valid = {ex.key for ex in data["valid"]}
+    return {"valid_in_train": sum(ex.key in train for ex in data["valid"]),
+            "test_in_train": sum(ex.key in train for ex in data["test"]),
+            "test_in_valid": sum(ex.key in valid for ex in data["test"])}
+
+
+def drop_seen_in_train(data: Mapping[str, Sequence[E]]) -> dict[str, list[E]]:
+    """The splits without the validation and test examples whose input train holds."""
+    train = {ex.key for ex in data["train"]}
+    return {name: list(data[name]) if name == "train" else [ex for ex in data[name] if ex.key not in train]
+            for name in SPLITS}
 
 
 def token_budget(groups: Sequence[tuple[str, Sequence[E]]], budget: int, seed: int, task: str,

@@ -9,4 +9,5 @@ with rule_log(snakemake.log[0]), one_line_errors():
     p = snakemake.params
     prepare.prepare(Path(snakemake.input[0]).parent, Path(snakemake.output.meta).parent,
                     snakemake.wildcards.task, snakemake.wildcards.lang, seed=p.seed, own_split=p.own_split,
-                    pos_token_budget=p.pos_token_budget, dedupe=p.dedupe)
+                    pos_token_budget=p.pos_token_budget, dedupe=p.dedupe,
+                    dedupe_across_splits=p.dedupe_across_splits)
