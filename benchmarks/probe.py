@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from lmvsmt import config as lmvsmt_config
 from lmvsmt import probe
 from lmvsmt.bpe import SubwordModel
-from lmvsmt.head import Head, fit
+from lmvsmt.head import Head, fit, fit_options, scores
 from lmvsmt import fairseq_compat
 from lmvsmt.pretrained import PretrainedModel, load_model
 
@@ -38,7 +38,7 @@ def reencoding_probe(model, labels, encoded, lang, task, seed, head_cfg, optim):
     pad = model.dictionary.pad()
     n_inputs = max(len(encoded["train"].ids[0]), 1)
     torch.manual_seed(seed)
-    head = Head(model.hidden_size * n_inputs, len(labels), head_cfg["hidden"], head_cfg["dropout"])
+    head = Head.from_config(model.hidden_size * n_inputs, len(labels), head_cfg)
     model.eval()
 
     def batches(split, rng):
@@ -54,8 +54,8 @@ def reencoding_probe(model, labels, encoded, lang, task, seed, head_cfg, optim):
         logits = head(x)
         return F.cross_entropy(logits, gold, reduction="sum"), len(gold), logits, gold
 
-    return fit(head, head.parameters(), batches, step, epochs=optim["epochs"], lr=optim["lr"],
-               weight_decay=optim["weight_decay"], seed=seed)
+    return fit(head, head.parameters(), batches, step, seed=seed,
+               unscored={s: enc.truncated_words for s, enc in encoded.items()}, **fit_options(optim))
 
 
 def paper_size_clm(model_dir):
@@ -96,7 +96,7 @@ def compare(model, labels, encoded, args, ev, seeds):
     uncached = [reencoding_probe(model, labels, encoded, args.lang, args.task, seed, ev["head"], ev["probe"])
                 for seed in seeds]
     uncached_s = time.perf_counter() - started
-    agree = all(c["accuracy"] == sum(p == g for p, g in zip(u.preds, u.golds)) / len(u.golds)
+    agree = all(c["accuracy"] == scores(u.preds, u.golds, u.test_unscored)["accuracy"]
                 for c, u in zip(cached, uncached))
     return cached_s, encoded_s, uncached_s, agree
 

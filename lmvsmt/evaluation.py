@@ -53,6 +53,13 @@ def record(mode, objective, task, lang, seed, metrics, config) -> dict:
             **metrics, "provenance": results.provenance(config)}
 
 
+def _log_metrics(mode, objective, unit: Unit, seed, metrics) -> None:
+    cut = (f"; {metrics['n_truncated']} of {metrics['n_test']} test words beyond the input window, scored as errors"
+           if metrics["n_truncated"] else "")
+    log.info("%s %s %s %s seed %d: accuracy %.4f (best epoch %d of %d%s)", mode, objective, unit.task, unit.lang,
+             seed, metrics["accuracy"], metrics["best_epoch"], metrics["epochs_run"], cut)
+
+
 def _with_data(objective, model_dir, spm_model, units: list[Unit], ev: dict):
     """Load the pretrained model once, then yield (unit, model, sub-word model, labels,
     encoded splits)."""
@@ -80,7 +87,7 @@ def _write(mode, objective, unit: Unit, seed, metrics, skipped, config) -> None:
     if unit.transfer:
         transfer.write_results(mode, objective, unit.task, unit.lang, seed, metrics, scored, skipped,
                                {test: spec["results"] for test, spec in unit.transfer.items()}, config)
-    log.info("%s %s %s %s seed %d: accuracy %.4f", mode, objective, unit.task, unit.lang, seed, metrics["accuracy"])
+    _log_metrics(mode, objective, unit, seed, metrics)
 
 
 def probe_job(objective, units: list[Unit], config: dict) -> None:

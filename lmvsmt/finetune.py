@@ -9,8 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lmvsmt.head import Head, fit
+from lmvsmt.head import Head, fit, fit_options
 from lmvsmt.probe import batch_indices, represent, summarize
+from lmvsmt.taskdata import SPLITS
 
 
 class _Tuned(nn.Module):
@@ -31,7 +32,7 @@ def finetune(model, labels, encoded, lang, task, seed: int, head_cfg: dict, opti
     "transfer"."""
     n_texts = max(len(encoded["train"].ids[0]), 1)
     torch.manual_seed(seed)
-    head = Head(model.hidden_size * n_texts, len(labels), head_cfg["hidden"], head_cfg["dropout"]).to(device)
+    head = Head.from_config(model.hidden_size * n_texts, len(labels), head_cfg).to(device)
     tuned = _Tuned(model, head)
     pad = model.dictionary.pad()
     use_amp = bool(optim.get("amp")) and torch.device(device).type == "cuda"
@@ -51,11 +52,11 @@ def finetune(model, labels, encoded, lang, task, seed: int, head_cfg: dict, opti
             return F.cross_entropy(logits.float(), gold, reduction="sum"), len(gold), logits, gold
         return step
 
-    extra = {name: (lambda enc=enc: batches_of(enc, None), step_in(test_lang))
+    extra = {name: (lambda enc=enc: batches_of(enc, None), step_in(test_lang), enc.truncated_words)
              for name, (test_lang, enc) in (transfer_tests or {}).items()}
     result = fit(tuned, tuned.parameters(), lambda split, rng: batches_of(encoded[split], rng), step_in(lang),
-                 epochs=optim["epochs"], lr=optim["lr"], weight_decay=optim["weight_decay"], seed=seed,
-                 scaler=scaler, progress=progress, extra_tests=extra)
+                 seed=seed, scaler=scaler, unscored={s: encoded[s].truncated_words for s in SPLITS},
+                 progress=progress, extra_tests=extra, **fit_options(optim))
     metrics = summarize(result, len(labels))
     if transfer_tests:
         metrics["transfer"] = {name: summarize(result.on(name), len(labels)) for name in transfer_tests}

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from lmvsmt import integrity, taskdata
-from lmvsmt.head import Head, fit, pad_batch, pool, scores
+from lmvsmt.head import Head, fit, fit_options, pad_batch, pool, scores
 from lmvsmt.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def probe(features_path, seed: int, head_cfg: dict, optim: dict, progress=None,
     cache = integrity.load_torch(features_path, FEATURES_REMEDY, weights_only=True)
     data = {s: _split_data(cache[s]) for s in taskdata.SPLITS}
     torch.manual_seed(seed)
-    head = Head(data["train"][0].shape[1], len(cache["labels"]), head_cfg["hidden"], head_cfg["dropout"])
+    head = Head.from_config(data["train"][0].shape[1], len(cache["labels"]), head_cfg)
 
     def batches_of(split_data, rng):
         # Batches of examples (sentences), as when re-encoding: their rows are gathered.
@@ -113,11 +113,11 @@ def probe(features_path, seed: int, head_cfg: dict, optim: dict, progress=None,
         logits = head(x)
         return F.cross_entropy(logits, y, reduction="sum"), len(y), logits, y
 
-    extra = {name: (lambda test=_split_data(test): batches_of(test, None), step)
+    extra = {name: (lambda test=_split_data(test): batches_of(test, None), step, test["truncated_words"])
              for name, test in (transfer_tests or {}).items()}
-    result = fit(head, head.parameters(), lambda split, rng: batches_of(data[split], rng), step,
-                 epochs=optim["epochs"], lr=optim["lr"], weight_decay=optim["weight_decay"], seed=seed,
-                 progress=progress, extra_tests=extra)
+    result = fit(head, head.parameters(), lambda split, rng: batches_of(data[split], rng), step, seed=seed,
+                 unscored={s: cache[s]["truncated_words"] for s in taskdata.SPLITS}, progress=progress,
+                 extra_tests=extra, **fit_options(optim))
     metrics = summarize(result, len(cache["labels"]))
     if transfer_tests:
         metrics["transfer"] = {name: summarize(result.on(name), len(cache["labels"])) for name in transfer_tests}
@@ -125,22 +125,27 @@ def probe(features_path, seed: int, head_cfg: dict, optim: dict, progress=None,
 
 
 def summarize(result, n_labels: int) -> dict:
-    """The metric fields of a result file."""
+    """The metric fields of a result file. `n_test` counts every test item (for a token
+    task every word of the test file), `n_truncated` those beyond the input window,
+    which were never predicted and count as errors in accuracy (not in F1)."""
     return {
-        **scores(result.preds, result.golds),
+        **scores(result.preds, result.golds, result.test_unscored),
         "test_loss": result.test_loss,
         "best_epoch": result.best_epoch,
         "epochs_run": result.epochs_run,
         "valid_losses": result.valid_losses,
-        "n_test": len(result.golds),
+        "n_test": len(result.golds) + result.test_unscored,
+        "n_truncated": result.test_unscored,
         "n_labels": n_labels,
         "wall_time_s": round(result.wall_time_s, 3),
     }
 
 
 def majority_baseline(features_path) -> float:
-    """Test accuracy of always predicting the most frequent training label."""
+    """Test accuracy of always predicting the most frequent training label (words
+    beyond the input window count as errors, as in `scores`)."""
     cache = integrity.load_torch(features_path, FEATURES_REMEDY, weights_only=True)
     majority = torch.bincount(cache["train"]["y"]).argmax()
-    return float((cache["test"]["y"] == majority).float().mean())
+    test = cache["test"]
+    return int((test["y"] == majority).sum()) / max(len(test["y"]) + test["truncated_words"], 1)
 

@@ -100,7 +100,8 @@ def label_set(train: Sequence[Example], data_dir: str | Path | None = None) -> l
 @dataclass
 class Encoded:
     """One split, encoded: token-id lists per text, and for token tasks the index of
-    each labelled word's first sub-word. Words cut off by truncation are not scored."""
+    each labelled word's first sub-word. Words cut off by truncation have no entry;
+    `truncated_words` counts them, and the evaluation scores them as errors."""
 
     ids: list[list[list[int]]]        # example -> text -> sub-word ids
     firsts: list[list[int]]           # example -> first sub-word index of each kept word
@@ -121,7 +122,8 @@ def encode(examples: Sequence[Example], task: str, lang: str, subwords, dictiona
                                 f"(known: {', '.join(labels)})") from None
         if is_token_task(task):
             # The sentence is encoded as pretraining saw it; each word is labelled on
-            # the piece holding its first character. Words past max_length are dropped.
+            # the piece holding its first character. Words past max_length get no
+            # prediction; they are counted, and scored as errors (as the authors do).
             all_pieces, all_firsts = subwords.align_words(ex.words, word_joiner(lang))
             pieces = all_pieces[:max_length]
             firsts = [f for f in all_firsts if f < max_length]

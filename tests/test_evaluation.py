@@ -1,16 +1,21 @@
 """Probing and fine-tuning logic on a toy encoder: data formats, first-sub-word
-labelling, the feature cache, model selection, seeds and determinism."""
+labelling, the feature cache, the authors' protocol (early stopping, head
+initialisation, words beyond the input window scored as errors), model selection,
+seeds and determinism."""
 import json
 import random
+from pathlib import Path
 
 import pytest
 import torch
 from fairseq.data import Dictionary
 from torch import nn
 
+from lmvsmt import config as lmvsmt_config
 from lmvsmt import finetune, probe, results, taskdata
-from lmvsmt.head import fit, pool
+from lmvsmt.head import HEAD_INITS, Head, fit, pool, scores
 
+ROOT = Path(__file__).resolve().parent.parent
 WORDS = {"NOUN": ["cat", "dog", "tree", "house", "river"], "VERB": ["runs", "sees", "eats", "likes"],
          "ADJ": ["red", "big", "old"], "DET": ["the", "a"]}
 
@@ -48,12 +53,13 @@ def _pos_sentence(rng):
     return [(rng.choice(WORDS[t]), t) for t in tags]
 
 
-def write_pos(dir_, n=(200, 40, 60), seed=0):
+def write_pos(dir_, n=(200, 40, 60), seed=0, repeat=1):
+    """POS splits; `repeat` > 1 makes each sentence its words `repeat` times over."""
     rng = random.Random(seed)
     for split, size in zip(taskdata.SPLITS, n):
         with open(dir_ / f"{split}.conll", "w") as fh:
             for _ in range(size):
-                fh.write("".join(f"{w}\t{t}\n" for w, t in _pos_sentence(rng)) + "\n")
+                fh.write("".join(f"{w}\t{t}\n" for w, t in _pos_sentence(rng) * repeat) + "\n")
 
 
 def write_sa(dir_, n=(200, 40, 60), seed=0):
@@ -86,8 +92,8 @@ def pos_task(tmp_path):
     return model, labels, encoded
 
 
-HEAD = {"hidden": 32, "dropout": 0.1, "pooling": "sum"}
-OPTIM = {"epochs": 6, "lr": 0.01, "batch_size": 16, "weight_decay": 0.01, "amp": False}
+HEAD = {"hidden": 32, "dropout": 0.1, "pooling": "sum", "init": "xavier_uniform"}
+OPTIM = {"epochs": 6, "patience": 3, "lr": 0.01, "batch_size": 16, "weight_decay": 0.0, "amp": False}
 
 
 def test_token_task_is_labelled_on_first_subword():
@@ -128,8 +134,6 @@ def test_label_inventory_comes_from_meta_json_when_present(tmp_path):
 def test_scores_match_scikit_learn():
     from sklearn.metrics import f1_score
 
-    from lmvsmt.head import scores
-
     rng = random.Random(0)
     for _ in range(50):
         golds = [rng.randrange(5) for _ in range(40)]
@@ -156,7 +160,8 @@ def test_probe_learns_pos_from_cached_features_and_beats_majority(pos_task, tmp_
     assert stored["train"]["x"].shape[0] == sum(len(l) for l in encoded["train"].labels)
     metrics = probe.probe(cache, seed=1, head_cfg=HEAD, optim=OPTIM)
     assert metrics["accuracy"] > probe.majority_baseline(cache) + 0.3
-    assert 1 <= metrics["best_epoch"] <= OPTIM["epochs"] == metrics["epochs_run"]
+    assert 1 <= metrics["best_epoch"] <= metrics["epochs_run"] <= OPTIM["epochs"]
+    assert len(metrics["valid_losses"]) == metrics["epochs_run"]
 
 
 def test_probe_is_deterministic_per_seed(pos_task, tmp_path):
@@ -191,9 +196,11 @@ def test_finetune_trains_the_encoder_and_every_seed_starts_from_pretrained(tmp_p
     assert both[2]["accuracy"] > 0.9
 
 
-def test_fit_keeps_the_epoch_with_lowest_validation_loss():
+def scripted_fit(valid_losses, **options):
+    """fit() on a one-weight model whose validation losses are `valid_losses`, in
+    order; returns the result and the weights after each epoch."""
     layer = nn.Linear(1, 2)
-    losses = iter([3.0, 1.0, 2.0])
+    losses = iter(valid_losses)
     seen = []
 
     def batches(split, rng):
@@ -202,14 +209,116 @@ def test_fit_keeps_the_epoch_with_lowest_validation_loss():
     def step(split):
         out = layer(torch.ones(1, 1))
         if split == "valid":
-            value = next(losses)
             seen.append({k: v.clone() for k, v in layer.state_dict().items()})
-            return torch.tensor(value), 1, out, torch.tensor([0])
+            return torch.tensor(next(losses)), 1, out, torch.tensor([0])
         return nn.functional.cross_entropy(out, torch.tensor([0]), reduction="sum"), 1, out, torch.tensor([0])
 
-    result = fit(layer, layer.parameters(), batches, step, epochs=3, lr=0.1, weight_decay=0.0, seed=0)
+    options = {"epochs": len(valid_losses), "lr": 0.1, "weight_decay": 0.0, "seed": 0, **options}
+    return fit(layer, layer.parameters(), batches, step, **options), seen, layer
+
+
+def test_fit_keeps_the_epoch_with_lowest_validation_loss():
+    result, seen, layer = scripted_fit([3.0, 1.0, 2.0])
     assert result.best_epoch == 2 and result.valid_losses == [3.0, 1.0, 2.0]
     assert all(torch.equal(seen[1][k], v) for k, v in layer.state_dict().items())
+
+
+def test_early_stopping_ends_patience_epochs_after_the_best_and_restores_it():
+    # The authors' rule: stop once the epoch number exceeds best epoch + patience, i.e.
+    # after patience + 1 epochs without a lower validation loss.
+    result, seen, layer = scripted_fit([3.0, 1.0, 2.0, 1.5, 1.2, 1.1, 0.5, 0.4, 0.3, 0.2], patience=3)
+    assert result.best_epoch == 2 and result.epochs_run == 6
+    assert result.valid_losses == pytest.approx([3.0, 1.0, 2.0, 1.5, 1.2, 1.1])
+    assert all(torch.equal(seen[1][k], v) for k, v in layer.state_dict().items())
+    # an improvement within the patience restarts the count
+    result, _, _ = scripted_fit([3.0, 2.0, 2.5, 2.5, 2.5, 1.0, 2.0, 2.0, 2.0, 2.0, 2.0], patience=3)
+    assert (result.best_epoch, result.epochs_run) == (6, 10)
+    result, _, _ = scripted_fit([3.0, 2.0, 2.5, 2.5], patience=0)
+    assert (result.best_epoch, result.epochs_run) == (2, 3)
+    # no patience: every epoch runs, the best one is still restored
+    result, seen, layer = scripted_fit([3.0, 1.0, 2.0, 1.5, 1.2, 1.1, 1.3], patience=None)
+    assert (result.best_epoch, result.epochs_run) == (2, 7)
+    assert all(torch.equal(seen[1][k], v) for k, v in layer.state_dict().items())
+
+
+def test_head_init_is_xavier_uniform_with_zero_biases():
+    head = Head(64, 3, hidden=256, init="xavier_uniform")
+    first, second = head.net[1], head.net[3]
+    assert not first.bias.any() and not second.bias.any()
+    for layer in (first, second):
+        fan_out, fan_in = layer.weight.shape
+        bound = (6 / (fan_in + fan_out)) ** 0.5
+        assert layer.weight.abs().max() <= bound
+    # torch's own init would keep the 256 -> 3 weights within 1/sqrt(256); Xavier's bound is wider
+    assert second.weight.abs().max() > 1 / 256 ** 0.5
+    default = Head(64, 3, hidden=256, init="pytorch")
+    assert default.net[1].bias.any() and default.net[3].weight.abs().max() <= 1 / 256 ** 0.5
+    with pytest.raises(ValueError, match="unknown head init 'normal'"):
+        Head(4, 2, init="normal")
+
+
+def test_evaluation_defaults_are_the_authors_values():
+    # eval-monolingual/*.py of the authors: batch 128, AdamW weight decay 0, 10 epochs,
+    # patience 3, lr 1e-4; head dropout 0.1, hidden 256, Xavier-uniform / zero biases;
+    # inputs cut at 128 sub-words. The official splits are used as released.
+    schema = lmvsmt_config.load_schema()["properties"]["evaluation"]["properties"]
+    assert tuple(schema["head"]["properties"]["init"]["enum"]) == HEAD_INITS
+    for config in (lmvsmt_config.validate({}), lmvsmt_config.load(ROOT / "config" / "paper.yaml")):
+        ev = config["evaluation"]
+        for mode in ("probe", "finetune"):
+            assert {k: ev[mode][k] for k in ("epochs", "patience", "lr", "batch_size", "weight_decay")} == \
+                {"epochs": 10, "patience": 3, "lr": 0.0001, "batch_size": 128, "weight_decay": 0.0}, mode
+        assert ev["head"] == {"dropout": 0.1, "hidden": 256, "pooling": "sum", "init": "xavier_uniform"}
+        assert ev["max_length"] == 128
+        assert config["downstream"]["dedupe_across_splits"] is False
+
+
+def test_truncated_words_count_as_errors_in_accuracy_not_in_f1():
+    # two words predicted (one right), two beyond the window
+    got = scores([1, 0], [1, 1], unscored=2)
+    assert got["accuracy"] == 0.25 and got["micro_f1"] == 0.5
+    assert got["macro_f1"] == scores([1, 0], [1, 1])["macro_f1"]
+
+
+@pytest.fixture
+def long_pos_task(tmp_path):
+    """POS data whose sentences (6 to 12 words of 1 to 3 pieces) often run past a
+    12-sub-word window."""
+    write_pos(tmp_path, repeat=2)
+    sub = ToySubwords()
+    d = dictionary_for(sub, [" ".join(w for ws in WORDS.values() for w in ws)])
+    torch.manual_seed(0)
+    model = ToyEncoder(d)
+    labels, encoded = probe.load_task(tmp_path, "POS", "en", sub, d, max_length=12)
+    words = sum(len(ex.words) for ex in taskdata.read_split(tmp_path / "test.conll", "POS"))
+    return model, labels, encoded, words
+
+
+def check_truncation(metrics, encoded, words):
+    cut = encoded["test"].truncated_words
+    assert 0 < cut < words
+    assert metrics["n_truncated"] == cut and metrics["n_test"] == words
+    # accuracy over all words = accuracy over the words inside the window x their share
+    assert metrics["accuracy"] == pytest.approx(metrics["micro_f1"] * (words - cut) / words)
+    assert metrics["accuracy"] < metrics["micro_f1"]
+
+
+def test_probing_scores_words_beyond_the_window_as_errors(long_pos_task, tmp_path):
+    model, labels, encoded, words = long_pos_task
+    cache = tmp_path / "features.pt"
+    probe.extract_features(model, labels, encoded, "en", "POS", "sum", 32, cache)
+    metrics = probe.probe(cache, seed=1, head_cfg=HEAD, optim=OPTIM)
+    check_truncation(metrics, encoded, words)
+    stored = torch.load(cache, weights_only=True)
+    assert stored["test"]["truncated_words"] == encoded["test"].truncated_words
+    majority = torch.bincount(stored["train"]["y"]).argmax()
+    assert probe.majority_baseline(cache) == pytest.approx(int((stored["test"]["y"] == majority).sum()) / words)
+
+
+def test_finetuning_scores_words_beyond_the_window_as_errors(long_pos_task):
+    model, labels, encoded, words = long_pos_task
+    (_, metrics), = finetune.finetune_seeds(model, labels, encoded, "en", "POS", [1], HEAD, OPTIM)
+    check_truncation(metrics, encoded, words)
 
 
 def test_result_file_is_atomic_json_with_provenance(tmp_path):
