@@ -1,6 +1,6 @@
 """Encoding throughput of the BPE stage (sentences/s), 1 and 2 threads.
 
-Runs the code path of the binarization rules (lmvsmt.binarize.document_jobs through
+Runs the code path of the binarization rules (lmvsmt.bpe.binarize.document_jobs through
 lmvsmt.bpe.Encoder: read, normalise, encode, join, write) on a synthetic six-language
 corpus with Zipf-distributed words and UN-like sentence lengths, after training a BPE
 model on a sample of it. Target: >= 50,000 sentences/s per thread.
@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lmvsmt import binarize, bpe
+from lmvsmt import bpe
+from lmvsmt.bpe import binarize
 
 TARGET_PER_THREAD = 50_000
 ALPHABETS = {

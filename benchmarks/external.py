@@ -1,5 +1,5 @@
 """Importing a model trained elsewhere at the authors' size: time, peak memory and disk of
-`lmvsmt.pretrained.import_model` on a CLM checkpoint made by fairseq-train with the
+`lmvsmt.pretrain.models.import_model` on a CLM checkpoint made by fairseq-train with the
 authors' flags (12 layers, hidden 512, a ~100k-entry dictionary; one update on the CPU,
 batch size 1, so the file holds the weights and Adam's state as theirs do), and of
 taking one member out of a large tar.gz (`lmvsmt.download.extract`).
@@ -47,13 +47,13 @@ t._run(argv + ["--no-epoch-checkpoints", "--no-last-checkpoints", "--max-update"
 IMPORT = r"""
 import json, re, sys, time
 from pathlib import Path
-from lmvsmt import pretrained
-pretrained.check_subwords = lambda *args, **kwargs: None  # see the module docstring
+from lmvsmt.pretrain import models
+models.check_subwords = lambda *args, **kwargs: None  # see the module docstring
 checkpoint, dictionary, spm, out = sys.argv[1:5]
 out = Path(out)
 names = dict(zip(("model", "dict", "spm", "source"), ("checkpoint_best.pt", "dict.txt", "spm.model", "source.json")))
 t = time.perf_counter()
-record = pretrained.import_model("CLM", checkpoint, dictionary, spm, {k: out / n for k, n in names.items()},
+record = models.import_model("CLM", checkpoint, dictionary, spm, {k: out / n for k, n in names.items()},
                                  languages=["en"])
 seconds = time.perf_counter() - t
 hwm = int(re.search(r"VmHWM:\s+(\d+) kB", open("/proc/self/status").read()).group(1))

@@ -24,11 +24,11 @@ import torch
 import torch.nn.functional as F
 
 from lmvsmt import config as lmvsmt_config
-from lmvsmt import probe
+from lmvsmt.evaluate import probe
 from lmvsmt.bpe import SubwordModel
-from lmvsmt.head import Head, fit, fit_options, scores
+from lmvsmt.evaluate.head import Head, fit, fit_options, scores
 from lmvsmt import fairseq_compat
-from lmvsmt.pretrained import PretrainedModel, load_model
+from lmvsmt.pretrain.models import PretrainedModel, load_model
 
 ROOT = Path(__file__).resolve().parent.parent
 

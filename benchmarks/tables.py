@@ -26,7 +26,8 @@ from pathlib import Path
 
 import yaml
 
-from lmvsmt import plots, tables
+from lmvsmt import tables
+from lmvsmt.tables import plots
 from lmvsmt.config import validate
 from lmvsmt.downstream.common import TABLE7_COLUMNS
 

@@ -48,8 +48,8 @@ calls fairseq as documented and a future fairseq only needs this module changed.
   (loader workers draw it from their own generators, seeded from the main one).
 - fairseq imports a --user-dir plugin by its directory name after putting the
   directory's parent first on sys.path. lmvsmt's plugin is a subpackage, whose parent
-  lmvsmt/ holds modules (io, config, tables, ...) that would then shadow top-level
-  modules of those names imported later. `import_user_dir` imports it as the
+  lmvsmt/pretrain/ holds modules (training, launch, models, ...) that would then shadow
+  top-level modules of those names imported later. `import_user_dir` imports it as the
   subpackage it is, under the name fairseq looks for, and fairseq leaves sys.path alone.
 """
 from __future__ import annotations
@@ -216,7 +216,8 @@ def import_user_dir(path) -> None:
     path = os.path.abspath(path)
     name = os.path.basename(path)
     here = os.path.dirname(os.path.abspath(__file__))
-    if os.path.dirname(path) != here:
+    inside = os.path.relpath(path, here)
+    if inside.startswith(os.pardir) or not os.path.isfile(os.path.join(path, "__init__.py")):
         raise FairseqCompatError(f"{path}: not a package of lmvsmt")
-    module = importlib.import_module(f"{__package__}.{name}")
+    module = importlib.import_module(".".join([__package__, *inside.split(os.sep)]))
     sys.modules.setdefault(name, module)

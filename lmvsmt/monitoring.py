@@ -117,7 +117,7 @@ def progress_line(record: dict, max_update: int) -> str:
 
 
 class EpochCurves:
-    """The `progress` callback of lmvsmt.head.fit for one evaluation unit and seed:
+    """The `progress` callback of lmvsmt.evaluate.head.fit for one evaluation unit and seed:
     a log line per epoch and, when `logdir` is given, TensorBoard scalars there (the
     directory's old event files, from an earlier run of the same unit, are replaced)."""
 

@@ -1,7 +1,7 @@
 # The shared subword model and the binarized data of the five objectives (issue 4):
 # one SentencePiece BPE model, ONE fairseq dictionary, and per-objective datasets
-# binarized with that dictionary. Logic: lmvsmt/bpe.py, lmvsmt/binarize.py.
-from lmvsmt import binarize as lmvsmt_binarize
+# binarized with that dictionary. Logic: lmvsmt/bpe/.
+from lmvsmt.bpe import binarize as lmvsmt_binarize
 from lmvsmt import bpe as lmvsmt_bpe
 
 BPE = config["bpe"]

@@ -3,7 +3,7 @@ import re
 import sys
 
 from lmvsmt import config as lmvsmt_config
-from lmvsmt import external as lmvsmt_external
+from lmvsmt.pretrain import external as lmvsmt_external
 
 _config_sources = [str(f) for f in workflow.configfiles]
 if workflow.config_settings.config:
@@ -126,7 +126,7 @@ def transfer_test_data(wc):
 
 
 def eval_units(wc, mode, transfer=True):
-    """lmvsmt.evaluation.Unit fields of one job, for its script (without `transfer`
+    """lmvsmt.evaluate.jobs.Unit fields of one job, for its script (without `transfer`
     for feature extraction, whose parameters must not change with it)."""
     return [
         dict(

@@ -1,4 +1,4 @@
-# Models trained elsewhere (pretrain.external; logic: lmvsmt/external.py, lmvsmt/pretrained.py):
+# Models trained elsewhere (pretrain.external; logic: lmvsmt/pretrain/external.py, lmvsmt/pretrain/models.py):
 # their files are downloaded (verified, resumable) or read from a local path, archive
 # members taken out, and each model checked and imported into {RESULTS}/pretrain/<objective>/,
 # where evaluation reads it as it reads a model trained here.
@@ -65,7 +65,7 @@ rule external_model:
     input:
         unpack(lambda wc: lmvsmt_external.import_inputs(RESULTS, config, wc.objective)),
     output:
-        # the names of lmvsmt.external.IMPORTED, in the directory evaluation reads
+        # the names of lmvsmt.pretrain.external.IMPORTED, in the directory evaluation reads
         model=f"{EXTERNAL_MODEL}/checkpoint_best.pt",
         dict=f"{EXTERNAL_MODEL}/dict.txt",
         spm=f"{EXTERNAL_MODEL}/spm.model",

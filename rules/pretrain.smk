@@ -1,13 +1,13 @@
-# Pretraining of the five objectives with fairseq (issue 5). Logic: lmvsmt/objectives.py
-# (commands), lmvsmt/launch.py (submitit: local or Slurm, requeue), lmvsmt/pretrain.py.
+# Pretraining of the five objectives with fairseq (issue 5). Logic: lmvsmt/pretrain/objectives.py
+# (commands), lmvsmt/pretrain/launch.py (submitit: local or Slurm, requeue), lmvsmt/pretrain/training.py.
 # Checkpoints live in {RESULTS}/work/pretrain/{objective}/, which Snakemake never
 # deletes: a rerun after any interruption continues from the last checkpoint.
 import sys
 
 from lmvsmt import config as lmvsmt_config_errors
-from lmvsmt import cost as lmvsmt_cost
-from lmvsmt import objectives as lmvsmt_objectives
-from lmvsmt import pretrain as lmvsmt_pretrain
+from lmvsmt.pretrain import cost as lmvsmt_cost
+from lmvsmt.pretrain import objectives as lmvsmt_objectives
+from lmvsmt.pretrain import training as lmvsmt_pretrain
 
 PRETRAIN = config["pretrain"]
 PRETRAIN_OUT = f"{RESULTS}/pretrain/{{objective}}"
@@ -45,7 +45,7 @@ rule pretrain:
         settings=lambda wc: lmvsmt_objectives.training_settings(config, wc.objective),
         data_dir=lambda wc: lmvsmt_pretrain.data_dir_of(RESULTS, wc.objective),
         work_dir=lambda wc: f"{PRETRAIN_WORK}/{wc.objective}",
-        # Display only (see lmvsmt.objectives.PlannedCommand): not rerun triggers.
+        # Display only (see lmvsmt.pretrain.objectives.PlannedCommand): not rerun triggers.
         command=lambda wc: PRETRAIN_COMMANDS[wc.objective],
         cost=lambda wc: lmvsmt_objectives.PlannedCommand(
             lmvsmt_cost.describe(

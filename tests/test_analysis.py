@@ -12,7 +12,8 @@ import torch
 import yaml
 
 from lmvsmt import config as lmvsmt_config
-from lmvsmt import evaluation, finetune, probe, results, tables
+from lmvsmt import tables
+from lmvsmt.evaluate import finetune, jobs, probe, results
 from lmvsmt.analysis import outputs, sentences, similarity, spectra, transfer
 from test_evaluation import HEAD, OPTIM, WORDS, ToyEncoder, ToySubwords, dictionary_for, write_pos, write_sa
 
@@ -225,12 +226,12 @@ def test_probing_job_writes_transfer_cells_the_in_language_one_being_its_result_
     probe_optim = {k: v for k, v in OPTIM.items() if k != "amp"}
     config = lmvsmt_config.validate({"results_dir": str(tmp_path), "evaluation": {"head": HEAD, "probe": probe_optim}})
     seeds = (1, 2)
-    unit = evaluation.Unit(
+    unit = jobs.Unit(
         "POS", "en", str(tmp_path), str(pos_features["en"]), {s: str(tmp_path / f"eval/seed{s}.json") for s in seeds},
         {test: {"features": str(path), "data_dir": "", "results": {s: str(tmp_path / f"t/{test}/seed{s}.json")
                                                                    for s in seeds}}
          for test, path in pos_features.items()})
-    evaluation.probe_job("CLM", [unit], config)
+    jobs.probe_job("CLM", [unit], config)
     for seed in seeds:
         ordinary = results.read_result(unit.results[seed])
         cell = results.read_result(unit.transfer["en"]["results"][seed])

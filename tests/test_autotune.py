@@ -1,4 +1,4 @@
-"""The `auto` settings of a pretraining job (lmvsmt.autotune): the largest batch that
+"""The `auto` settings of a pretraining job (lmvsmt.pretrain.autotune): the largest batch that
 fits (with a fake memory probe), chosen once per run and reused by a requeued job,
 precision and loader workers, the command filled in, the run's config and log.
 The memory trial itself runs a real training step on the longest samples (on the CPU
@@ -15,9 +15,9 @@ import torch
 import yaml
 
 import pretrain_toydata
-from lmvsmt import autotune
+from lmvsmt.pretrain import autotune
 from lmvsmt import config as lmvsmt_config
-from lmvsmt import objectives, pretrain
+from lmvsmt.pretrain import objectives, training
 
 GIB = autotune.GIB
 PAPER = lmvsmt_config.load(Path(__file__).resolve().parent.parent / "config" / "paper.yaml")
@@ -103,7 +103,7 @@ def test_the_run_chooses_once_and_a_requeued_job_reuses_it(tmp_path, monkeypatch
     assert objectives.unresolved(command.argv) == ["--batch-size", "--update-freq", "--num-workers"]
     monkeypatch.setenv("SLURM_CPUS_PER_TASK", "8")
     logged = []
-    argv, record = pretrain.resolve_auto(command.argv, tmp_path, 4096, 8, 0.1, make_probe=FakeTrial)
+    argv, record = training.resolve_auto(command.argv, tmp_path, 4096, 8, 0.1, make_probe=FakeTrial)
     assert record["batch_size"] == 256 and record["update_freq"] == 2 and record["processes"] == 8
     # the trial ran one process, its own per-step batch, no loader workers, in the run's precision
     trial_argv = FakeTrial.made[0]
@@ -116,7 +116,7 @@ def test_the_run_chooses_once_and_a_requeued_job_reuses_it(tmp_path, monkeypatch
     assert saved["batch_size"] == 256 and "largest divisor of 512" in saved["batch_reason"]
 
     # the requeued job: no second trial, the same batch and update_freq
-    argv2, again = pretrain.resolve_auto(command.argv, tmp_path, 4096, 8, 0.1, make_probe=_refuse)
+    argv2, again = training.resolve_auto(command.argv, tmp_path, 4096, 8, 0.1, make_probe=_refuse)
     assert argv2 == argv and again == saved
     # a job with another process count chooses again (and says so)
     autotune.choose(gpu_command(world=4).argv, tmp_path, 4096, 4, 0.1, make_probe=FakeTrial, log=logged.append)
@@ -129,11 +129,11 @@ def test_other_ranks_wait_for_rank_0(tmp_path):
 
     def rank0():
         time.sleep(0.5)
-        pretrain.resolve_auto(command.argv, tmp_path, 4096, 2, 0.1, make_probe=FakeTrial)
+        training.resolve_auto(command.argv, tmp_path, 4096, 2, 0.1, make_probe=FakeTrial)
 
     thread = threading.Thread(target=rank0)
     thread.start()
-    argv, record = pretrain.resolve_auto(command.argv, tmp_path, 4096, 2, 0.1, rank=1, processes_on_node=2)
+    argv, record = training.resolve_auto(command.argv, tmp_path, 4096, 2, 0.1, rank=1, processes_on_node=2)
     thread.join()
     assert record["processes"] == 2 and not objectives.unresolved(argv)
     with pytest.raises(autotune.AutotuneError, match="rank 0 wrote no choices for 16 processes"):
@@ -145,7 +145,7 @@ def test_precision_auto_is_bf16_from_compute_capability_8(tmp_path, monkeypatch)
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a: (8, 0))
     command = gpu_command(precision="auto")
     assert objectives.PRECISION_AUTO in command.argv
-    argv, record = pretrain.resolve_auto(command.argv, tmp_path, 4096, 8, 0.1, make_probe=FakeTrial)
+    argv, record = training.resolve_auto(command.argv, tmp_path, 4096, 8, 0.1, make_probe=FakeTrial)
     assert "--bf16" in argv and "--fp16" not in argv and record["precision"] == "bf16"
     assert "--bf16" in FakeTrial.made[-1]  # the memory trial ran in the chosen precision
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a: (7, 0))
@@ -179,7 +179,7 @@ def test_auto_batch_with_a_token_cap_is_one_clear_error():
 def test_run_config_holds_the_choices(tmp_path):
     record = {"processes": 8, "batch_size": 128, "update_freq": 4, "batch_reason": "largest divisor of 512 ...",
               "precision": "bf16", "precision_reason": "Fake GPU computes in bf16"}
-    pretrain.write_run_config(PAPER, "CLM", record, tmp_path / "config.yaml")
+    training.write_run_config(PAPER, "CLM", record, tmp_path / "config.yaml")
     text = (tmp_path / "config.yaml").read_text()
     assert text.startswith("# CLM: chosen by the training job") and "update_freq 4" in text
     used = yaml.safe_load(text)
@@ -228,7 +228,7 @@ def test_cuda_job_chooses_the_batch_once(toy, tmp_path):
     outputs = {k: str(tmp_path / "out" / n) for k, n in [("model", "checkpoint_best.pt"), ("dict", "dict.txt"),
                                                           ("command", "command.txt"), ("config", "config.yaml"),
                                                           ("log", "train_log.jsonl"), ("plot", "loss.png")]}
-    pretrain.pretrain("CLM", cfg, toy / "data-bin" / "documents", tmp_path / "work", outputs)
+    training.pretrain("CLM", cfg, toy / "data-bin" / "documents", tmp_path / "work", outputs)
     run_dir = next((tmp_path / "work").glob("run-*"))
     record = autotune.read(run_dir)
     assert record["batch_size"] * record["update_freq"] == 32 and record["precision"] in ("bf16", "fp16")

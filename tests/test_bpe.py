@@ -12,7 +12,8 @@ import pytest
 import yaml
 from bpe_toydata import CORPORA, LANGUAGES, write_corpus
 
-from lmvsmt import binarize, bpe
+from lmvsmt import bpe
+from lmvsmt.bpe import binarize
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))

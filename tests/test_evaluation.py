@@ -12,8 +12,9 @@ from fairseq.data import Dictionary
 from torch import nn
 
 from lmvsmt import config as lmvsmt_config
-from lmvsmt import finetune, probe, results, taskdata
-from lmvsmt.head import HEAD_INITS, Head, fit, pool, scores
+from lmvsmt import taskdata
+from lmvsmt.evaluate import finetune, probe, results
+from lmvsmt.evaluate.head import HEAD_INITS, Head, fit, pool, scores
 
 ROOT = Path(__file__).resolve().parent.parent
 WORDS = {"NOUN": ["cat", "dog", "tree", "house", "river"], "VERB": ["runs", "sees", "eats", "likes"],

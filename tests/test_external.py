@@ -23,7 +23,8 @@ import yaml
 
 import external_toymodels
 from lmvsmt import config as lmvsmt_config
-from lmvsmt import external, tables
+from lmvsmt import tables
+from lmvsmt.pretrain import external
 from lmvsmt.config import ConfigError
 from lmvsmt.download import DownloadError, read_lock
 
@@ -249,15 +250,15 @@ def test_a_mismatched_dictionary_stops_the_workflow_with_one_line(toy, tmp_path)
 
 
 def test_a_checkpoint_of_another_architecture_is_refused(toy, tmp_path):
-    from lmvsmt import pretrained
+    from lmvsmt.pretrain import models
 
     outputs = {k: tmp_path / n for k, n in zip(("model", "dict", "spm", "source"), external.IMPORTED)}
     with pytest.raises(external.ModelError, match=r"clm/checkpoint_best\.pt: architecture transformer_lm "
                        r"\(TransformerLanguageModel\) cannot be evaluated as 2-LM, which needs BART"):
-        pretrained.import_model("2-LM", toy["clm"]["checkpoint"], toy["clm"]["dictionary"], toy["spm"], outputs,
+        models.import_model("2-LM", toy["clm"]["checkpoint"], toy["clm"]["dictionary"], toy["spm"], outputs,
                                 languages=["en", "fr"])
     with pytest.raises(external.ModelError, match=r"no language token __zh__"):
-        pretrained.import_model("2-MT", toy["bart-mt"]["checkpoint"], toy["bart-mt"]["dictionary"], toy["spm"],
+        models.import_model("2-MT", toy["bart-mt"]["checkpoint"], toy["bart-mt"]["dictionary"], toy["spm"],
                                 outputs, languages=["en", "fr", "zh"])
     assert not any(tmp_path.iterdir())
 
@@ -275,22 +276,22 @@ def test_a_checkpoint_of_another_architecture_is_refused(toy, tmp_path):
 def test_architectures_and_tasks_read_as_each_objective(objective, arch, task, accepted):
     from argparse import Namespace
 
-    from lmvsmt import pretrained
+    from lmvsmt.pretrain import models
 
     state = {"cfg": {"model": Namespace(_name=arch, arch=arch), "task": {"_name": task}}, "model": {}}
     if accepted:
-        assert pretrained.check_architecture(objective, state, Path("c.pt")) == (arch, task)
+        assert models.check_architecture(objective, state, Path("c.pt")) == (arch, task)
     else:
         with pytest.raises(external.ModelError, match=rf"^c\.pt: (architecture {arch}|task {task}) .*cannot be "
                            rf"evaluated as {objective}, which needs"):
-            pretrained.check_architecture(objective, state, Path("c.pt"))
+            models.check_architecture(objective, state, Path("c.pt"))
 
 
 def test_a_checkpoint_holding_foreign_objects_is_not_unpickled(tmp_path):
     """A pickle that would call a function when loaded is refused unread."""
     import torch
 
-    from lmvsmt import pretrained
+    from lmvsmt.pretrain import models
 
     marker = tmp_path / "ran"
     (tmp_path / "x").write_text("x")
@@ -302,7 +303,7 @@ def test_a_checkpoint_holding_foreign_objects_is_not_unpickled(tmp_path):
     torch.save({"model": {}, "cfg": Payload()}, tmp_path / "evil.pt")
     with pytest.raises(external.ModelError, match=r"evil\.pt \(pretrain\.external\.CLM\): refused to unpickle "
                        r"shutil\.copyfile: .*set pretrain\.external\.CLM\.trust_pickle: true"):
-        pretrained.read_checkpoint(tmp_path / "evil.pt", key="pretrain.external.CLM")
+        models.read_checkpoint(tmp_path / "evil.pt", key="pretrain.external.CLM")
     assert not marker.exists()
 
 

@@ -1,4 +1,4 @@
-"""lmvsmt's fairseq plugin (lmvsmt/fairseq_plugin, --user-dir) and bf16 on CUDA:
+"""lmvsmt's fairseq plugin (lmvsmt/pretrain/fairseq_plugin, --user-dir) and bf16 on CUDA:
 scaled_dot_product_attention gives fairseq's attention (outputs and gradients), the
 `_sdpa` architectures train like fairseq's own, torch's AdamW steps like fairseq's
 adam, exported checkpoints load with plain fairseq and with our evaluation, and
@@ -17,13 +17,14 @@ import torch
 
 import pretrain_toydata
 from lmvsmt import config as lmvsmt_config
-from lmvsmt import fairseq_compat, launch, objectives, pretrain
+from lmvsmt import fairseq_compat
+from lmvsmt.pretrain import launch, objectives, training
 
 fairseq_compat.prepare()
 from fairseq import utils as fairseq_utils  # noqa: E402
 from fairseq.modules import MultiheadAttention  # noqa: E402
 
-from lmvsmt.fairseq_plugin.attention import SDPAMultiheadAttention  # noqa: E402
+from lmvsmt.pretrain.fairseq_plugin.attention import SDPAMultiheadAttention  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CUDA = torch.cuda.is_available()
@@ -157,12 +158,12 @@ def tiny_config(results: Path, kernels: dict, max_update: int = 4, dropout: floa
 
 def train(objective: str, config: dict, toy: Path, run_dir: Path, extra: list[str] = ()) -> list[dict]:
     cpu = launch.Allocation("local", 1, 1, False)
-    command = pretrain.plan(objective, config, toy / "data-bin" / objectives.DATASET[objective], run_dir, cpu,
+    command = training.plan(objective, config, toy / "data-bin" / objectives.DATASET[objective], run_dir, cpu,
                             check_data=True)
-    state = pretrain.run_fairseq([*command.argv, *extra], raw_log=run_dir / pretrain.RAW_LOG)
+    state = training.run_fairseq([*command.argv, *extra], raw_log=run_dir / training.RAW_LOG)
     (run_dir / "command.txt").write_text(command.shell() + "\n")
-    pretrain.finish_run(run_dir, state)
-    return [r for r in pretrain.read_train_log(run_dir / pretrain.RAW_LOG) if "train_loss" in r]
+    training.finish_run(run_dir, state)
+    return [r for r in training.read_train_log(run_dir / training.RAW_LOG) if "train_loss" in r]
 
 
 @pytest.mark.parametrize("objective", objectives.OBJECTIVES)
@@ -216,7 +217,7 @@ fairseq_compat.prepare()
 from fairseq import checkpoint_utils
 models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([sys.argv[1]], arg_overrides={"data": sys.argv[2]})
 print(json.dumps({"class": type(models[0]).__name__, "attention": sorted({type(m).__name__ for m in models[0].modules()
-                  if "Attention" in type(m).__name__}), "plugin_loaded": "lmvsmt.fairseq_plugin" in sys.modules}))
+                  if "Attention" in type(m).__name__}), "plugin_loaded": "lmvsmt.pretrain.fairseq_plugin" in sys.modules}))
 """
 
 
@@ -225,7 +226,7 @@ def test_exported_checkpoint_loads_with_plain_fairseq_and_our_evaluation(objecti
     run_dir = tmp_path / "run"
     train(objective, tiny_config(toy, {"attention": "sdpa", "adam": "torch"}, max_update=2), toy, run_dir)
     out = tmp_path / "out"
-    pretrain.export_outputs(objective, tiny_config(toy, {"attention": "sdpa", "adam": "torch"}),
+    training.export_outputs(objective, tiny_config(toy, {"attention": "sdpa", "adam": "torch"}),
                             toy / "data-bin" / objectives.DATASET[objective], run_dir,
                             {k: str(out / n) for k, n in [("model", "checkpoint_best.pt"), ("dict", "dict.txt"),
                                                           ("command", "command.txt"), ("config", "config.yaml"),
@@ -240,7 +241,7 @@ def test_exported_checkpoint_loads_with_plain_fairseq_and_our_evaluation(objecti
     assert loaded["attention"] == ["MultiheadAttention"] and not loaded["plugin_loaded"], loaded
 
     # Our evaluation reads the same weights as the training run's plugin model.
-    model = pretrain.load_model(objective, out)
+    model = training.load_model(objective, out)
     trained = torch.load(run_dir / "checkpoint_last.pt", map_location="cpu", weights_only=False)["model"]
     exported = model.model.state_dict()
     assert exported.keys() == trained.keys()
@@ -252,7 +253,7 @@ def test_exported_checkpoint_loads_with_plain_fairseq_and_our_evaluation(objecti
 
 
 def test_plugin_leaves_sys_path_alone(toy, tmp_path):
-    """fairseq would put lmvsmt/ itself first on sys.path to import the plugin."""
+    """fairseq would put lmvsmt/pretrain/ itself first on sys.path to import the plugin."""
     train("CLM", tiny_config(toy, {"attention": "sdpa", "adam": "torch"}, max_update=1), toy, tmp_path / "run")
     assert str(objectives.PLUGIN_DIR.parent) not in sys.path
 
@@ -283,7 +284,7 @@ def test_torch_adamw_takes_fp16s_flat_master_weights():
     supports_flat_params first; fp16 itself needs a GPU, a *cuda* benchmark runs it)."""
     from fairseq.optim.adam import FairseqAdamConfig
 
-    from lmvsmt.fairseq_plugin.optimizer import TorchAdamW
+    from lmvsmt.pretrain.fairseq_plugin.optimizer import TorchAdamW
 
     flat = torch.nn.Parameter(torch.ones(10))
     opt = TorchAdamW(FairseqAdamConfig(adam_betas="(0.9, 0.98)", adam_eps=1e-6, weight_decay=0.0, lr=[0.1],

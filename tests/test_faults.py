@@ -14,7 +14,9 @@ import yaml
 
 import damage
 from lmvsmt import config as lmvsmt_config
-from lmvsmt import evaluation, integrity, launch, probe, results, taskdata
+from lmvsmt import integrity, taskdata
+from lmvsmt.evaluate import jobs, probe, results
+from lmvsmt.pretrain import launch
 from lmvsmt.downstream import common as ds_common
 from lmvsmt.downstream import demo as ds_demo
 from lmvsmt.downstream import prepare as ds_prepare
@@ -66,10 +68,10 @@ def test_a_damaged_model_is_named_before_it_is_loaded(tmp_path, how):
     DAMAGES[how](model)
     config = lmvsmt_config.validate({"results_dir": str(tmp_path)})
     with pytest.raises(integrity.DamagedFileError) as err:
-        evaluation.features_job("CLM", model_dir, tmp_path / "spm.model", [], config)
+        jobs.features_job("CLM", model_dir, tmp_path / "spm.model", [], config)
     message = str(err.value)
     assert message.startswith(f"{model}: damaged (") and "\n" not in message
-    assert message.endswith("; " + evaluation.MODEL_REMEDY) and "rule pretrain exports the trained model" in message
+    assert message.endswith("; " + jobs.MODEL_REMEDY) and "rule pretrain exports the trained model" in message
     assert not model.exists() and len(list(model_dir.glob("checkpoint_best.pt.bad-*"))) == 1
 
 

@@ -10,7 +10,7 @@ import statistics
 import yaml
 from demo_run import DEMO, ROOT, snakemake
 
-from lmvsmt import probe
+from lmvsmt.evaluate import probe
 
 # The `demo` fixture (tests/conftest.py) runs the whole demo DAG once per session.
 

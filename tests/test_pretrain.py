@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from lmvsmt import config as lmvsmt_config
-from lmvsmt import fairseq_compat, launch, objectives
+from lmvsmt import fairseq_compat
+from lmvsmt.pretrain import launch, objectives
 from lmvsmt.config import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,7 +22,8 @@ import yaml
 import damage
 import pretrain_toydata
 from lmvsmt import config as lmvsmt_config
-from lmvsmt import integrity, launch, monitoring, objectives, pretrain
+from lmvsmt import integrity, monitoring
+from lmvsmt.pretrain import launch, objectives, training
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
@@ -66,13 +67,13 @@ def test_every_objective_trains_exports_and_yields_hidden_states(toy, tmp_path):
     cpu = launch.Allocation("local", 1, 1, False)
     for objective in objectives.OBJECTIVES:
         run_dir = tmp_path / "work" / objective
-        command = pretrain.plan(objective, config, data_dir(toy, objective), run_dir, cpu, check_data=True)
-        state = pretrain.run_fairseq(command.argv, raw_log=run_dir / pretrain.RAW_LOG)
+        command = training.plan(objective, config, data_dir(toy, objective), run_dir, cpu, check_data=True)
+        state = training.run_fairseq(command.argv, raw_log=run_dir / training.RAW_LOG)
         assert state["last_update"] == 2 and state["start_update"] == 0 and not state["stopped"]
         (run_dir / "command.txt").write_text(command.shell() + "\n")
-        pretrain.finish_run(run_dir, state)
+        training.finish_run(run_dir, state)
         out = tmp_path / "pretrain" / objective
-        pretrain.export_outputs(objective, config, data_dir(toy, objective), run_dir, outputs_in(out))
+        training.export_outputs(objective, config, data_dir(toy, objective), run_dir, outputs_in(out))
 
         records = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
         assert [r["update"] for r in records if "train_loss" in r] == [1, 2]
@@ -82,7 +83,7 @@ def test_every_objective_trains_exports_and_yields_hidden_states(toy, tmp_path):
         assert yaml.safe_load((out / "config.yaml").read_text())["pretrain"]["max_update"] == 2
         assert (out / "dict.txt").read_text() == (toy / "bpe" / "dict.txt").read_text()
 
-        model = pretrain.load_model(objective, out)
+        model = training.load_model(objective, out)
         d = model.dictionary
         # One dictionary for all five models: the file's entries after fairseq's 4 specials.
         assert len(d) == d.nspecial + len(pretrain_toydata_dictionary(toy)) and model.hidden_size == 64
@@ -124,9 +125,9 @@ def test_two_lm_runs_with_the_same_seed_log_the_same_losses(toy, tmp_path):
     logs = []
     for run in ("first", "second"):
         run_dir = tmp_path / run
-        command = pretrain.plan("2-LM", config, data_dir(toy, "2-LM"), run_dir, cpu, check_data=True)
-        pretrain.run_fairseq(command.argv, raw_log=run_dir / pretrain.RAW_LOG)
-        records = pretrain.read_train_log(run_dir / pretrain.RAW_LOG)
+        command = training.plan("2-LM", config, data_dir(toy, "2-LM"), run_dir, cpu, check_data=True)
+        training.run_fairseq(command.argv, raw_log=run_dir / training.RAW_LOG)
+        records = training.read_train_log(run_dir / training.RAW_LOG)
         logs.append([{k: v for k, v in r.items() if k not in TIMING} for r in records])
     assert [r["update"] for r in logs[0] if "valid_loss" in r] == [1, 2]
     assert logs[0] == logs[1]
@@ -138,8 +139,8 @@ def test_a_dictionary_without_the_shared_special_tokens_is_refused(toy, tmp_path
     lines = [line for line in (toy / "bpe" / "dict.txt").read_text().splitlines() if not line.startswith("__zh__")]
     (data / "dict.txt").write_text("\n".join(lines) + "\n")
     config = tiny_config(toy, max_update=2, save_every=2)
-    with pytest.raises(pretrain.PretrainError, match=r"documents/dict.txt: the dictionary lacks __zh__"):
-        pretrain.pretrain("CLM", config, data, tmp_path / "work", outputs_in(tmp_path / "out"))
+    with pytest.raises(training.PretrainError, match=r"documents/dict.txt: the dictionary lacks __zh__"):
+        training.pretrain("CLM", config, data, tmp_path / "work", outputs_in(tmp_path / "out"))
     assert not (tmp_path / "work").exists()
 
 
@@ -183,7 +184,7 @@ def test_time_limit_requeues_resumes_and_the_cap_fails_clearly(toy, tmp_path):
 
     def rule():
         try:
-            pretrain.pretrain("CLM", config, data_dir(toy, "CLM"), work, out)
+            training.pretrain("CLM", config, data_dir(toy, "CLM"), work, out)
         except BaseException as exc:  # noqa: BLE001 (reported by the test)
             errors.append(exc)
 
@@ -211,7 +212,7 @@ def test_time_limit_requeues_resumes_and_the_cap_fails_clearly(toy, tmp_path):
     saved_at = int(stops[-1])
     assert saved_at > resumed_at > 0
 
-    assert Path(f"{run_dir}/checkpoint_last.pt").exists() and not (run_dir / pretrain.DONE).exists()
+    assert Path(f"{run_dir}/checkpoint_last.pt").exists() and not (run_dir / training.DONE).exists()
     # Each start of the training is recorded (lmvsmt.status counts the requeues from it),
     # and every log interval prints the rate and the ETA to max_update.
     assert [s["processes"] for s in monitoring.read_starts(run_dir)] == [2, 2]
@@ -261,7 +262,7 @@ def test_killed_snakemake_run_resumes_from_its_checkpoint(toy, tmp_path):
     rule_log = (results / "logs" / "pretrain" / "TLM.log").read_text()
     resumed = re.findall(r"resuming from .*checkpoint_last\.pt at update (\d+)", rule_log)
     assert resumed and int(resumed[-1]) >= 10, rule_log[-3000:]
-    assert json.loads((run_dir / pretrain.DONE).read_text()) == {"update": 40, "resumed_from": int(resumed[-1])}
+    assert json.loads((run_dir / training.DONE).read_text()) == {"update": 40, "resumed_from": int(resumed[-1])}
     assert Path(target).exists()
     records = [json.loads(line) for line in (results / "pretrain" / "TLM" / "train_log.jsonl").read_text().splitlines()]
     # Once each: the resumed run's lines replace those logged after the checkpoint.
@@ -289,9 +290,9 @@ def test_loader_workers_stop_when_training_ends(toy, tmp_path):
     config = tiny_config(toy, max_update=3, save_every=3)
     config["pretrain"]["num_workers"] = 2
     cpu = launch.Allocation("local", 1, 1, False)
-    command = pretrain.plan("CLM", config, data_dir(toy, "CLM"), tmp_path / "run", cpu, check_data=True)
+    command = training.plan("CLM", config, data_dir(toy, "CLM"), tmp_path / "run", cpu, check_data=True)
     assert "--data-buffer-size" in command.argv
-    state = pretrain.run_fairseq(command.argv)
+    state = training.run_fairseq(command.argv)
     assert state["last_update"] == 3
     assert multiprocessing.active_children() == []
 
@@ -304,11 +305,11 @@ def _interrupted_run(toy: Path, tmp_path: Path, upto: int = 10, total: int = 20,
     `every` updates), for a config that trains to `total`: (config, work root, run dir)."""
     config = tiny_config(toy, max_update=total, save_every=every)
     work = tmp_path / "work" / "CLM"
-    run_dir = work / f"run-{pretrain.fingerprint(config, 'CLM', data_dir(toy, 'CLM'))}"
+    run_dir = work / f"run-{training.fingerprint(config, 'CLM', data_dir(toy, 'CLM'))}"
     partial = tiny_config(toy, max_update=upto, save_every=every)
-    command = pretrain.plan("CLM", partial, data_dir(toy, "CLM"), run_dir, launch.Allocation("local", 1, 1, False),
+    command = training.plan("CLM", partial, data_dir(toy, "CLM"), run_dir, launch.Allocation("local", 1, 1, False),
                             check_data=True)
-    pretrain.run_fairseq(command.argv, raw_log=run_dir / pretrain.RAW_LOG)
+    training.run_fairseq(command.argv, raw_log=run_dir / training.RAW_LOG)
     return config, work, run_dir
 
 
@@ -325,19 +326,19 @@ def test_bit_flipped_checkpoints_are_set_aside_and_training_resumes_from_an_inta
     damaged = [run_dir / "checkpoint_last.pt", _numbered(run_dir, 10)]
     for path in damaged:
         damage.flip_bits(path, 4096)
-    pretrain.pretrain("CLM", config, data_dir(toy, "CLM"), work, outputs_in(tmp_path / "out"))
-    assert json.loads((run_dir / pretrain.DONE).read_text()) == {"update": 20, "resumed_from": 5}
+    training.pretrain("CLM", config, data_dir(toy, "CLM"), work, outputs_in(tmp_path / "out"))
+    assert json.loads((run_dir / training.DONE).read_text()) == {"update": 20, "resumed_from": 5}
     aside = sorted(p.name for p in run_dir.glob("*.bad-*"))
     assert [name.split(".bad-")[0] for name in aside] == sorted(p.name for p in damaged)
     assert re.search(r"checkpoint_last\.pt is damaged \(Bad CRC-32 for file '[^']+'\): moved aside", _job_log(run_dir))
 
     # The exported model and the best checkpoint it came from, damaged after training:
     # the rerun restores the best one from its interval copy and exports it again.
-    best, final = run_dir / "checkpoint_best.pt", run_dir / pretrain.FINAL / "checkpoint_best.pt"
+    best, final = run_dir / "checkpoint_best.pt", run_dir / training.FINAL / "checkpoint_best.pt"
     digest = integrity.member_digest(best)
     damage.flip_bits(final, 4096)
     damage.flip_bits(best, 4096)
-    pretrain.pretrain("CLM", config, data_dir(toy, "CLM"), work, outputs_in(tmp_path / "out"))
+    training.pretrain("CLM", config, data_dir(toy, "CLM"), work, outputs_in(tmp_path / "out"))
     assert integrity.member_digest(best) == digest and integrity.archive_problem(best) is None
     assert integrity.archive_problem(final) is None
     assert integrity.archive_problem(tmp_path / "out" / "checkpoint_best.pt") is None
@@ -364,13 +365,13 @@ def test_a_run_that_diverges_right_after_resuming_tries_the_previous_checkpoint(
     last, numbered = run_dir / "checkpoint_last.pt", _numbered(run_dir, 10)
     _poison(last)
     shutil.copyfile(last, numbered)  # fairseq's copy of the same save
-    pretrain.pretrain("CLM", config, data_dir(toy, "CLM"), work, outputs_in(tmp_path / "out"))
-    assert json.loads((run_dir / pretrain.DONE).read_text()) == {"update": 20, "resumed_from": 5}
+    training.pretrain("CLM", config, data_dir(toy, "CLM"), work, outputs_in(tmp_path / "out"))
+    assert json.loads((run_dir / training.DONE).read_text()) == {"update": 20, "resumed_from": 5}
     note = json.loads((run_dir / launch.ROLLBACK).read_text())
     assert (note["diverged_at"], note["resumed_from"], note["resume_at"]) == (11, 10, 5)
     assert sorted(name.split(".diverged-")[0] for name in note["set_aside"]) == sorted([last.name, numbered.name])
     assert all((run_dir / name).exists() for name in note["set_aside"])
-    model = pretrain.load_model("CLM", tmp_path / "out")
+    model = training.load_model("CLM", tmp_path / "out")
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
@@ -381,7 +382,7 @@ def test_a_run_that_diverges_again_from_the_previous_checkpoint_gives_up(toy, tm
     _poison(run_dir / "checkpoint_last.pt")
     shutil.copyfile(run_dir / "checkpoint_last.pt", _numbered(run_dir, 10))
     with pytest.raises(launch.LaunchError) as failed:
-        pretrain.pretrain("CLM", config, data_dir(toy, "CLM"), work, outputs_in(tmp_path / "out"))
+        training.pretrain("CLM", config, data_dir(toy, "CLM"), work, outputs_in(tmp_path / "out"))
     message = str(failed.value)
     assert "PretrainError: training diverged again: non-finite loss" in message, message
     assert "after resuming from update 5" in message and "giving up" in message and "\n" not in message
@@ -431,7 +432,7 @@ def test_a_resubmission_on_a_full_disk_fails_with_one_line(toy, tmp_path):
 
         def rule():
             try:
-                pretrain.pretrain("CLM", config, data_dir(toy, "CLM"), work, outputs_in(tmp_path / "out"))
+                training.pretrain("CLM", config, data_dir(toy, "CLM"), work, outputs_in(tmp_path / "out"))
             except BaseException as exc:  # noqa: BLE001 (reported by the test)
                 errors.append(exc)
 

@@ -16,7 +16,8 @@ import pytest
 from demo_run import DEMO, ROOT, snakemake
 
 from lmvsmt import config as lmvsmt_config
-from lmvsmt import monitoring, pretrain, status
+from lmvsmt import monitoring, status
+from lmvsmt.pretrain import training
 
 CONFIG = ROOT / "config" / "config.yaml"
 N_RESULTS = len(DEMO["objectives"]) * len(DEMO["tasks"]) * len(DEMO["languages"]) * len(DEMO["evaluation"]["seeds"])
@@ -137,17 +138,17 @@ def test_training_in_progress_local_and_on_slurm(damaged, tmp_path, monkeypatch)
     results = damaged
     (results / "pretrain" / "CLM" / "checkpoint_best.pt").unlink()
     (run_dir,) = (results / "work" / "pretrain" / "CLM").glob("run-*")
-    (run_dir / pretrain.DONE).unlink()
+    (run_dir / training.DONE).unlink()
     # Three starts of the training: two requeues.
     (run_dir / monitoring.STARTS).write_text('{"time": 1, "job_id": "1", "host": "h", "processes": 1}\n' * 3)
-    with open(run_dir / pretrain.LOCK, "a+") as lock:
+    with open(run_dir / training.LOCK, "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        assert status.lock_holder(run_dir / pretrain.LOCK) == os.getpid()
+        assert status.lock_holder(run_dir / training.LOCK) == os.getpid()
         text, report = both_forms(results)
     clm = by_objective(report)["CLM"]
     assert clm["state"] == "running" and clm["requeues"] == 2 and clm["slurm_job_id"] is None
     assert "running, requeued 2x" in text
-    assert status.lock_holder(run_dir / pretrain.LOCK) is None
+    assert status.lock_holder(run_dir / training.LOCK) is None
 
     # launcher slurm: submitit's files name the job; a fake sacct answers as Slurm does.
     config = lmvsmt_config.load(CONFIG)
@@ -280,7 +281,9 @@ Job 4 has been submitted with SLURM jobid 5151 (log: {tmp_path}/.snakemake/slurm
 
 
 def test_monitoring_flags_reach_fairseq_and_change_no_result():
-    from lmvsmt import fairseq_compat, objectives, results
+    from lmvsmt import fairseq_compat
+    from lmvsmt.pretrain import objectives
+    from lmvsmt.evaluate import results
 
     plain = lmvsmt_config.load(CONFIG)
     watched = lmvsmt_config.load(CONFIG)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lmvsmt import plots, tables
+from lmvsmt import tables
+from lmvsmt.tables import plots
 from lmvsmt.config import validate
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ from typing import Sequence
 from matplotlib.ticker import MaxNLocator
 
 from lmvsmt.analysis.spectra import MATRICES, SECTION_WORDS, Spectrum
-from lmvsmt.plots import COLOURS, plt, save_figure
+from lmvsmt.tables.plots import COLOURS, plt, save_figure
 
 CMAP = "viridis"
 SECTION_STYLES = {("encoder", "self"): "-", ("decoder", "self"): "--", ("decoder", "cross"): ":"}

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from lmvsmt.binarize import aligned_pairs
+from lmvsmt.bpe.binarize import aligned_pairs
 from lmvsmt.corpus.pipeline import BITEXT_PATTERN, language_pairs
-from lmvsmt.external import trained_objectives
+from lmvsmt.pretrain.external import trained_objectives
 from lmvsmt.io import atomic_write
 
 log = logging.getLogger(__name__)

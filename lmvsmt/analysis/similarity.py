@@ -82,7 +82,7 @@ class Layer:
 
 def model_layers(model, decoder: bool = False) -> list[Layer]:
     """The layers `PretrainedModel.hidden_layers` returns, in its order."""
-    from lmvsmt.objectives import DOUBLE_STACK
+    from lmvsmt.pretrain.objectives import DOUBLE_STACK
 
     inner = model.model
     if model.objective in DOUBLE_STACK:
@@ -98,7 +98,7 @@ def model_layers(model, decoder: bool = False) -> list[Layer]:
 def pooled_layers(model, subwords, texts: Sequence[str], lang: str, *, batch_size: int, max_length: int,
                   decoder: bool = False, device="cpu") -> torch.Tensor:
     """Mean-pooled states of every layer for `texts` in `lang`: [layers, n, H] (float32)."""
-    from lmvsmt.head import pad_batch, pool
+    from lmvsmt.evaluate.head import pad_batch, pool
 
     pad, out = model.dictionary.pad(), []
     with torch.no_grad():
@@ -155,7 +155,7 @@ def states_job(objective: str, model_dir, spm_model, sentences_path, out_path, *
     (kept, float16, for the comparison between models), and (a), the CKA between the
     languages of each pair, computed here from the pairs' sentences."""
     from lmvsmt.analysis.sentences import Sentences
-    from lmvsmt.evaluation import device, load_pretrained
+    from lmvsmt.evaluate.jobs import device, load_pretrained
     from lmvsmt.io import atomic_path
 
     torch.set_num_threads(threads)

@@ -197,8 +197,8 @@ def spectra_job(model_dirs: Mapping[str, str], pairs: Sequence[Sequence[str]], o
     """The spectra of every model and the differences of the configured pairs."""
     import torch
 
-    from lmvsmt.objectives import DOUBLE_STACK
-    from lmvsmt.pretrained import load_model
+    from lmvsmt.pretrain.objectives import DOUBLE_STACK
+    from lmvsmt.pretrain.models import load_model
 
     torch.set_num_threads(threads)
     by_model = {}

@@ -19,7 +19,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Mapping, Sequence
 
-from lmvsmt import results, tables, taskdata
+from lmvsmt import tables, taskdata
+from lmvsmt.evaluate import results
 from lmvsmt.analysis.outputs import transfer_table_name
 
 if TYPE_CHECKING:  # torch is imported where it is used: the transfer tables do without it
@@ -55,7 +56,7 @@ def write_results(mode: str, objective: str, task: str, train: str, seed: int, i
                   config: dict) -> None:
     """The transfer result files of one source language and seed: the in-language
     metrics for train = test, the scored and the skipped test languages."""
-    from lmvsmt.evaluation import record  # here: lmvsmt.evaluation imports this module
+    from lmvsmt.evaluate.jobs import record  # here: lmvsmt.evaluate.jobs imports this module
 
     for test, seeds in files.items():
         metrics = (in_language if test == train else scored[test] if test in scored
@@ -69,7 +70,7 @@ def probe_tests(lang: str, features: str, test_features: Mapping[str, str]) -> t
     `lang`'s cache (for probe.probe's transfer_tests), and the reasons for those left
     out. The caches are memory-mapped: only their test splits are read."""
     from lmvsmt import integrity
-    from lmvsmt.probe import FEATURES_REMEDY
+    from lmvsmt.evaluate.probe import FEATURES_REMEDY
 
     labels = integrity.load_torch(features, FEATURES_REMEDY, weights_only=True, mmap=True)["labels"]
     tests, skipped = {}, {}

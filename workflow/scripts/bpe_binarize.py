@@ -1,7 +1,8 @@
 """Encode one objective dataset with the shared BPE model and binarize it (fairseq-preprocess)."""
 from pathlib import Path
 
-from lmvsmt import binarize, bpe
+from lmvsmt import bpe
+from lmvsmt.bpe import binarize
 
 p = snakemake.params
 out_dir = Path(snakemake.output.tokens).parent

@@ -1,5 +1,5 @@
 """Token counts per objective, dataset, split and language ({R}/stats/tokens.tsv)."""
-from lmvsmt import binarize
+from lmvsmt.bpe import binarize
 from lmvsmt.io import rule_log
 
 p = snakemake.params

@@ -1,5 +1,5 @@
 """Download one file of a model trained elsewhere (checked against its pins and the lock file)."""
-from lmvsmt import external
+from lmvsmt.pretrain import external
 from lmvsmt.io import rule_log
 
 with rule_log(snakemake.log[0]), external.one_line_errors():

@@ -1,11 +1,11 @@
 """Check a model trained elsewhere and import it for evaluation (rule `external_model`)."""
 import json
 
-from lmvsmt import external
+from lmvsmt.pretrain import external
 from lmvsmt.io import rule_log
 
 with rule_log(snakemake.log[0]), external.one_line_errors():
-    from lmvsmt.pretrained import import_model  # torch and fairseq: imported inside the log
+    from lmvsmt.pretrain.models import import_model  # torch and fairseq: imported inside the log
 
     objective = snakemake.wildcards.objective
     entry = json.loads(snakemake.params.entry)

@@ -1,5 +1,5 @@
 """Take one file of a model trained elsewhere out of its archive."""
-from lmvsmt import external
+from lmvsmt.pretrain import external
 from lmvsmt.io import rule_log
 
 with rule_log(snakemake.log[0]), external.one_line_errors():

@@ -1,5 +1,5 @@
 # Cache the frozen model's head inputs for the tasks and languages of one job (rule `features`).
-from lmvsmt.evaluation import Unit, features_job
+from lmvsmt.evaluate.jobs import Unit, features_job
 from lmvsmt.io import rule_log
 
 with rule_log(snakemake.log[0]):

@@ -1,5 +1,5 @@
 # Fine-tune the pretrained model, one result file per seed (rule `finetune`).
-from lmvsmt.evaluation import Unit, finetune_job
+from lmvsmt.evaluate.jobs import Unit, finetune_job
 from lmvsmt.io import rule_log
 
 with rule_log(snakemake.log[0]):

@@ -1,5 +1,5 @@
 """Pretraining loss curves of every objective."""
-from lmvsmt import plots
+from lmvsmt.tables import plots
 from lmvsmt.io import rule_log
 
 with rule_log(snakemake.log[0]):

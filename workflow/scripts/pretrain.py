@@ -1,8 +1,8 @@
-from lmvsmt import pretrain
+from lmvsmt.pretrain import training
 from lmvsmt.io import rule_log
 
 with rule_log(snakemake.log[0]):
-    pretrain.pretrain(
+    training.pretrain(
         snakemake.wildcards.objective,
         snakemake.config,
         snakemake.params.data_dir,

@@ -1,5 +1,5 @@
 # Train probing heads from cached features, one result file per seed (rule `probe`).
-from lmvsmt.evaluation import Unit, probe_job
+from lmvsmt.evaluate.jobs import Unit, probe_job
 from lmvsmt.io import rule_log
 
 with rule_log(snakemake.log[0]):

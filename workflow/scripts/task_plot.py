@@ -1,5 +1,6 @@
 """Grouped bars (objective x language) with s.d. error bars for one task and mode."""
-from lmvsmt import plots, tables
+from lmvsmt import tables
+from lmvsmt.tables import plots
 from lmvsmt.io import rule_log
 
 with rule_log(snakemake.log[0]):

@@ -1,7 +1,7 @@
 """Models trained elsewhere (config `pretrain.external`): which objectives are evaluated
 from an external checkpoint instead of being trained, where their files come from, where
 they are staged, and how table captions name them. No torch here: the Snakefile imports
-this module; lmvsmt.pretrained checks and imports the models.
+this module; lmvsmt.pretrain.models checks and imports the models.
 
 Each objective's entry names three files (`checkpoint`, `dictionary`, `spm`), each a URL
 or a local path, optionally with its sha256 and size and, for a file inside an archive,
@@ -11,7 +11,7 @@ the archive `member`. Layout ({R} = results_dir):
   {R}/external/unpacked/<host>/<url path>/<member>    a member taken out of an archive
                        (local archives: local/<absolute path>/<member>)
   {R}/pretrain/<objective>/checkpoint_best.pt, dict.txt, spm.model, source.json
-                                                      the imported model (lmvsmt.pretrained)
+                                                      the imported model (lmvsmt.pretrain.models)
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class ModelError(ValueError):
 
 def one_line_errors():
     """A job of this stage fails with one line for a config, download or model problem."""
-    return io.one_line_errors(ConfigError, DownloadError, ModelError, logger="lmvsmt.external")
+    return io.one_line_errors(ConfigError, DownloadError, ModelError, logger="lmvsmt.pretrain.external")
 
 
 def models(config: dict) -> dict[str, dict]:

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lmvsmt.head import Head, fit, fit_options
-from lmvsmt.probe import batch_indices, represent, summarize
+from lmvsmt.evaluate.head import Head, fit, fit_options
+from lmvsmt.evaluate.probe import batch_indices, represent, summarize
 from lmvsmt.taskdata import SPLITS
 
 
@@ -25,7 +25,7 @@ class _Tuned(nn.Module):
 def finetune(model, labels, encoded, lang, task, seed: int, head_cfg: dict, optim: dict, device="cpu",
              progress=None, transfer_tests: dict | None = None) -> dict:
     """Fine-tune `model` (modified in place) with a fresh head; returns test metrics.
-    `progress`: lmvsmt.head.fit's per-epoch callback.
+    `progress`: lmvsmt.evaluate.head.fit's per-epoch callback.
 
     `transfer_tests` maps names to further test sets (language, encoded split, labels as
     `labels`' ids) that the fine-tuned model scores; their metrics come back under

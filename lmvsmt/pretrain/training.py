@@ -1,4 +1,4 @@
-"""Pretraining driver: plans a fairseq run per objective, launches it (lmvsmt.launch),
+"""Pretraining driver: plans a fairseq run per objective, launches it (lmvsmt.pretrain.launch),
 resumes it after any interruption, and exports the final model for evaluation.
 
 Layout ({R} = results_dir):
@@ -8,7 +8,7 @@ Layout ({R} = results_dir):
       run it continues (hyper-parameters, size, schedule, seed, data files): a changed
       setting starts a fresh run directory and leaves the old one untouched.
       Also resolved.json: what the run's first job chose for the `auto` settings
-      (batch size, update_freq, precision; lmvsmt.autotune), kept for its later jobs.
+      (batch size, update_freq, precision; lmvsmt.pretrain.autotune), kept for its later jobs.
   {R}/pretrain/{objective}/  checkpoint_best.pt (model weights, optimizer state
       dropped, under fairseq's own names: loads without lmvsmt's plugin), dict.txt,
       command.txt (as run), config.yaml (with the values chosen for `auto`),
@@ -17,7 +17,7 @@ Layout ({R} = results_dir):
 Losses in the training log are fairseq's: cross-entropy in bits (base 2) per token.
 
 `load_model(objective, model_dir)` gives evaluation a torch module with `.dictionary`,
-`.hidden_size` and `.encode(tokens, lang)` (lmvsmt.pretrained). torch and fairseq are
+`.hidden_size` and `.encode(tokens, lang)` (lmvsmt.pretrain.models). torch and fairseq are
 imported where they are used: the rule's own process only plans, waits and copies.
 """
 from __future__ import annotations
@@ -41,7 +41,8 @@ from typing import Any, Iterator
 
 import yaml
 
-from lmvsmt import autotune, fairseq_compat, integrity, launch, monitoring, objectives
+from lmvsmt import fairseq_compat, integrity, monitoring
+from lmvsmt.pretrain import autotune, launch, objectives
 from lmvsmt.io import (DiskFullError, atomic_path, atomic_write, copy_file, disk_full_error, move_aside, read_json,
                        read_text)
 
@@ -129,7 +130,7 @@ def data_dir_of(results, objective: str) -> str:
 
 def input_files(results, objective: str, languages: list[str]) -> list[str]:
     """The data files the rule waits for (train and valid splits, dictionaries)."""
-    from lmvsmt.binarize import output_names
+    from lmvsmt.bpe.binarize import output_names
 
     dataset = objectives.DATASET[objective]
     return [f"{results}/data-bin/{dataset}/{name}" for name in output_names(dataset, languages)
@@ -514,7 +515,7 @@ def _export_checkpoint(run_dir: Path) -> Path:
     state = torch.load(source, map_location="cpu", weights_only=False)
     state["last_optimizer_state"] = None
     if _uses_plugin(state):
-        from lmvsmt.fairseq_plugin import plain_checkpoint
+        from lmvsmt.pretrain.fairseq_plugin import plain_checkpoint
 
         plain_checkpoint(state)
     target = run_dir / FINAL / "checkpoint_best.pt"
@@ -538,7 +539,7 @@ def finish_run(run_dir: Path, state: dict) -> None:
 
 def resolve_auto(argv: list[str], run_dir: Path, global_batch: int, processes: int, headroom: float,
                  rank: int = 0, processes_on_node: int = 1, make_probe=None) -> tuple[list[str], dict | None]:
-    """`argv` with what it leaves to the job chosen (lmvsmt.autotune): loader workers
+    """`argv` with what it leaves to the job chosen (lmvsmt.pretrain.autotune): loader workers
     by each process, batch and precision once per run (rank 0; other ranks wait for its
     resolved.json). Returns (argv, the run's choices or None)."""
     needs = objectives.unresolved(argv)
@@ -564,7 +565,7 @@ def resolve_auto(argv: list[str], run_dir: Path, global_batch: int, processes: i
 @dataclass
 class TrainingJob:
     """What runs in every process of the submitit job (one per GPU, or one CPU process).
-    `global_batch` and `headroom` serve `batch_size: auto` (lmvsmt.autotune)."""
+    `global_batch` and `headroom` serve `batch_size: auto` (lmvsmt.pretrain.autotune)."""
 
     argv: list
     run_dir: str
@@ -746,7 +747,7 @@ def write_run_config(config: dict, objective: str, chosen: dict | None, path: Pa
 def load_model(objective: str, model_dir):
     """The pretrained model of `objective` in `model_dir` (checkpoint_best.pt + dict.txt)
     as a torch module in eval mode with `.dictionary`, `.hidden_size` and
-    `.encode(tokens, lang)`: see lmvsmt.pretrained.PretrainedModel."""
-    from lmvsmt import pretrained
+    `.encode(tokens, lang)`: see lmvsmt.pretrain.models.PretrainedModel."""
+    from lmvsmt.pretrain import models
 
-    return pretrained.load_model(objective, model_dir)
+    return models.load_model(objective, model_dir)

@@ -1,8 +1,8 @@
 """`<arch>_sdpa`: fairseq's architectures with scaled_dot_product_attention.
 
-For every architecture in lmvsmt.objectives.SDPA_ARCHS this registers a model
+For every architecture in lmvsmt.pretrain.objectives.SDPA_ARCHS this registers a model
 `<model>_sdpa` (a subclass of fairseq's model whose build_model converts the attention
-modules, lmvsmt.fairseq_plugin.attention.convert) and the architecture
+modules, lmvsmt.pretrain.fairseq_plugin.attention.convert) and the architecture
 `<arch>_sdpa`, which sets the same defaults as fairseq's `<arch>`. Parameters and
 state dict are fairseq's own.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from fairseq import models as fairseq_models
 
-from lmvsmt import objectives
-from lmvsmt.fairseq_plugin.attention import convert
+from lmvsmt.pretrain import objectives
+from lmvsmt.pretrain.fairseq_plugin.attention import convert
 
 
 def _sdpa_model(base: type) -> type:
@@ -21,7 +21,7 @@ def _sdpa_model(base: type) -> type:
             return convert(super().build_model(args, task))
 
     Model.__name__ = Model.__qualname__ = f"{base.__name__}SDPA"
-    Model.__doc__ = f"{base.__name__} with scaled_dot_product_attention (lmvsmt.fairseq_plugin)."
+    Model.__doc__ = f"{base.__name__} with scaled_dot_product_attention (lmvsmt.pretrain.fairseq_plugin)."
     return Model
 
 

@@ -1,7 +1,7 @@
 """The shared subword model: one SentencePiece BPE model for all languages and
 objectives, the fairseq dictionary derived from it, and fast parallel encoding.
 
-Every objective's data is binarized with the same dictionary (lmvsmt.binarize), so a
+Every objective's data is binarized with the same dictionary (lmvsmt.bpe.binarize), so a
 piece has the same id in all five models. The dictionary lists the SentencePiece
 vocabulary in id order minus SentencePiece's own <unk>/<s>/</s> (fairseq adds its
 own four specials first), so fairseq id = SentencePiece id + 1 for every other piece.

@@ -16,11 +16,11 @@ objectives and 2-LM, sentence pairs for 2-MT):
 and update_freq is derived from the processes actually allocated.
 
 Some values are chosen by the training job on the hardware it lands on
-(lmvsmt.autotune): `batch_size: auto` (a memory trial; update_freq follows),
+(lmvsmt.pretrain.autotune): `batch_size: auto` (a memory trial; update_freq follows),
 `num_workers: auto` and `precision: auto`. A planned command holds AUTO (or
 PRECISION_AUTO) in their place; `fill` puts the chosen values in.
 
-Faster kernels come from lmvsmt's fairseq plugin (lmvsmt/fairseq_plugin, loaded
+Faster kernels come from lmvsmt's fairseq plugin (lmvsmt/pretrain/fairseq_plugin, loaded
 with --user-dir): `<arch>_sdpa` architectures and the `torch_adamw` optimizer
 (`pretrain.kernels`).
 
@@ -48,7 +48,7 @@ DATASET = {"2-LM": "documents", "2-MT": "bitext", "CLM": "documents", "MLM": "do
 # objectives), and epoch checkpoints would pile up over 600k updates.
 _NEVER = "1000000000"
 
-# Values the training job chooses (lmvsmt.autotune); `fill` replaces them.
+# Values the training job chooses (lmvsmt.pretrain.autotune); `fill` replaces them.
 AUTO = "<auto>"
 PRECISION_AUTO = "<--bf16 or --fp16>"
 _AUTO_FLAGS = ("--batch-size", "--update-freq", "--num-workers")

@@ -1,6 +1,6 @@
 """The pretrained models as evaluation sees them: `load_model(objective, model_dir)`
 returns a torch module with `.dictionary`, `.hidden_size` and `.encode(tokens, lang)`.
-(Separate from lmvsmt.pretrain so that planning a training run needs no torch.)
+(Separate from lmvsmt.pretrain.training so that planning a training run needs no torch.)
 
 `import_model` brings a model trained elsewhere (config `pretrain.external`) into the
 same layout: it reads the checkpoint with a restricted unpickler, checks that its
@@ -25,9 +25,9 @@ import torch
 from torch import nn
 
 from lmvsmt import fairseq_compat
-from lmvsmt.external import ModelError
+from lmvsmt.pretrain.external import ModelError
 from lmvsmt.io import atomic_write
-from lmvsmt.objectives import DOUBLE_STACK
+from lmvsmt.pretrain.objectives import DOUBLE_STACK
 
 CHECKPOINT = "checkpoint_best.pt"
 DICTIONARY = "dict.txt"

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from lmvsmt import objectives
+from lmvsmt.pretrain import objectives
 from lmvsmt.io import atomic_write
 
 RESOLVED = "resolved.json"

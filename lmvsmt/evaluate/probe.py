@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from lmvsmt import integrity, taskdata
-from lmvsmt.head import Head, fit, fit_options, pad_batch, pool, scores
+from lmvsmt.evaluate.head import Head, fit, fit_options, pad_batch, pool, scores
 from lmvsmt.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def _split_data(split: dict) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
 def probe(features_path, seed: int, head_cfg: dict, optim: dict, progress=None,
           transfer_tests: dict | None = None) -> dict:
     """Train one head on cached features; returns the metrics of the best epoch on test.
-    `progress`: lmvsmt.head.fit's per-epoch callback.
+    `progress`: lmvsmt.evaluate.head.fit's per-epoch callback.
 
     `transfer_tests` maps names (languages) to further test splits in the cache's format
     (another language's features, labels as this cache's ids); the same head scores

@@ -17,7 +17,7 @@ import torch
 from fairseq.optim import register_optimizer
 from fairseq.optim.adam import FairseqAdam, FairseqAdamConfig
 
-from lmvsmt import objectives
+from lmvsmt.pretrain import objectives
 
 
 @register_optimizer(objectives.TORCH_ADAMW, dataclass=FairseqAdamConfig)

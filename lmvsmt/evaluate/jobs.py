@@ -8,7 +8,8 @@ from pathlib import Path
 
 import torch
 
-from lmvsmt import finetune, integrity, monitoring, probe, results
+from lmvsmt import integrity, monitoring
+from lmvsmt.evaluate import finetune, probe, results
 from lmvsmt.analysis import transfer
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ def load_pretrained(objective: str, model_dir, spm_model):
     """The pretrained model (on this job's device) and its sub-word model."""
     # Imported here: these stages' modules pull in fairseq, which the tables do not need.
     from lmvsmt.bpe import SubwordModel
-    from lmvsmt.pretrained import load_model
+    from lmvsmt.pretrain.models import load_model
 
     integrity.check_archive(Path(model_dir) / "checkpoint_best.pt", MODEL_REMEDY)
     model = load_model(objective, model_dir).to(device())

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from lmvsmt import external
+from lmvsmt.pretrain import external
 from lmvsmt.downstream.common import SHARED_COLUMNS, TABLE7_COLUMNS
 from lmvsmt.io import atomic_write, open_text
-from lmvsmt.results import read_result
+from lmvsmt.evaluate.results import read_result
 
 log = logging.getLogger(__name__)
 
@@ -390,7 +390,7 @@ def build_result_table(name: str, records: Iterable[dict], *, objectives: Sequen
     Bold: the best mean (compared as displayed, ties all bold) per task x language
     within each objective group; a group with fewer than two scored models has no bold.
     `sources`: (objectives, where their models come from) for the caption
-    (lmvsmt.external.caption_sources), when some were trained elsewhere.
+    (lmvsmt.pretrain.external.caption_sources), when some were trained elsewhere.
     """
     spec = RESULT_TABLES[name]
     groups = table_groups(spec, objectives, bold_scope)
@@ -697,6 +697,3 @@ def main(argv: Sequence[str] | None = None) -> None:
     except (ConfigError, TableError) as exc:
         raise SystemExit(str(exc)) from None
 
-
-if __name__ == "__main__":
-    main()

@@ -15,7 +15,7 @@ as the benchmark counts them. The throughput comes from pretrain.cost.tokens_per
 or, for objectives not given there, from the file `benchmarks/pretrain.py --save` writes
 (pretrain.cost.benchmark_file).
 
-    python -m lmvsmt.cost [--configfile config/paper.yaml]
+    python -m lmvsmt.pretrain.cost [--configfile config/paper.yaml]
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from lmvsmt import external, objectives
+from lmvsmt.pretrain import external, objectives
 from lmvsmt.config import REPO_ROOT
 
 
@@ -42,7 +42,7 @@ class Estimate:
 
 def _bitext_target_length(config: dict, data_dir: Path) -> float | None:
     """Mean target length of the 2-MT directions in the binarized bitext (None: not built)."""
-    from lmvsmt.pretrain import indexed_sizes
+    from lmvsmt.pretrain.training import indexed_sizes
 
     hp = objectives.hyperparameters(config["pretrain"], "2-MT")
     tokens = items = 0
@@ -116,7 +116,7 @@ def describe(est: Estimate) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     from lmvsmt import config as lmvsmt_config
-    from lmvsmt.pretrain import data_dir_of
+    from lmvsmt.pretrain.training import data_dir_of
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configfile", default="config/paper.yaml")
