@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from lmvsmt import tables
+from lmvsmt.tables import cells, document, render, specs
 from lmvsmt.tables import plots
 from lmvsmt.config import validate
 from lmvsmt.downstream.common import TABLE7_COLUMNS
@@ -77,26 +77,26 @@ def timed(label: str, fn, timings: dict):
 def run_library(results: Path, config: dict) -> dict:
     timings: dict[str, float] = {}
     out = results / "tables"
-    paths = tables.find_result_files(results, config)
-    records = timed(f"load {len(paths)} result files", lambda: tables.load_results(paths), timings)
+    paths = cells.find_result_files(results, config)
+    records = timed(f"load {len(paths)} result files", lambda: cells.load_results(paths), timings)
 
     def result_tables():
-        for name in tables.result_tables_for(config):
-            t = tables.build_result_table(name, records, objectives=tables.table_objectives(name, config),
+        for name in specs.result_tables_for(config):
+            t = cells.build_result_table(name, records, objectives=specs.table_objectives(name, config),
                                           tasks=config["tasks"], languages=config["languages"],
                                           seeds=config["evaluation"]["seeds"])
-            tables.write_table(t, out / f"{name}.tex", out / f"{name}.csv", out / f"{name}.md")
-        for t in (tables.build_table6(results / "stats" / "table6.tsv"),
-                  tables.build_table7(results / "stats" / "table7.tsv", config["tasks"], config["languages"])):
-            tables.write_table(t, out / f"{t.name}.tex", out / f"{t.name}.csv", out / f"{t.name}.md")
+            render.write_table(t, out / f"{name}.tex", out / f"{name}.csv", out / f"{name}.md")
+        for t in (cells.build_table6(results / "stats" / "table6.tsv"),
+                  cells.build_table7(results / "stats" / "table7.tsv", config["tasks"], config["languages"])):
+            render.write_table(t, out / f"{t.name}.tex", out / f"{t.name}.csv", out / f"{t.name}.md")
 
     timed("8 tables (tex, csv, md)", result_tables, timings)
-    names = tables.tables_for(config)
+    names = specs.tables_for(config)
     tex = [out / f"{n}.tex" for n in names]
-    timed("document", lambda: tables.write_document(tex, [p.with_suffix(".md") for p in tex], out / "tables.tex",
+    timed("document", lambda: document.write_document(tex, [p.with_suffix(".md") for p in tex], out / "tables.tex",
                                                     out / "tables.md"), timings)
     if shutil.which("pdflatex"):
-        timed("pdflatex", lambda: tables.compile_pdf(out / "tables.tex", out / "tables.pdf", tex), timings)
+        timed("pdflatex", lambda: document.compile_pdf(out / "tables.tex", out / "tables.pdf", tex), timings)
     else:
         print("pdflatex                           skipped (not installed)")
 
@@ -118,7 +118,7 @@ def run_snakemake(workdir: Path, config: dict) -> float:
     cfg = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
     cfg["results_dir"] = "results"
     (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
-    targets = [t for t in tables.stage_targets(config) if "tables.pdf" not in t or shutil.which("pdflatex")]
+    targets = [t for t in specs.stage_targets(config) if "tables.pdf" not in t or shutil.which("pdflatex")]
     start = time.perf_counter()
     proc = subprocess.run([str(Path(sys.executable).with_name("snakemake")), "-s", str(ROOT / "Snakefile"),
                            "-d", str(workdir), "--workflow-profile", "none", "--configfile",

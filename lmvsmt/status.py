@@ -25,7 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from lmvsmt import monitoring, tables
+from lmvsmt import monitoring
+from lmvsmt.tables import cells, specs
 from lmvsmt.pretrain import external, training
 from lmvsmt.config import ConfigError, load
 
@@ -393,7 +394,7 @@ def evaluation_status(config: dict, workdir: Path) -> dict:
     for mode in config["evaluation"]["modes"]:
         out[mode] = {}
         for objective in config["objectives"]:
-            planned = tables.eval_results(config, mode, [objective])
+            planned = specs.eval_results(config, mode, [objective])
             present = sum(_resolve(p, workdir).exists() for p in planned)
             out[mode][objective] = {"present": present, "planned": len(planned)}
     return out
@@ -407,27 +408,27 @@ def _resolve(path, workdir: Path) -> Path:
 def table_status(config: dict, workdir: Path, problems: list[str]) -> list[dict]:
     """Cells of each result table with a value (and with every seed) of the total."""
     records = []
-    for path in tables.find_result_files(_resolve(config["results_dir"], workdir), config):
+    for path in cells.find_result_files(_resolve(config["results_dir"], workdir), config):
         try:
-            records.append(tables.load_result(path))
-        except (tables.TableError, OSError) as exc:
+            records.append(cells.load_result(path))
+        except (specs.TableError, OSError) as exc:
             problems.append(str(exc))
     out = []
     cfg = config["tables"]
-    for name in tables.result_tables_for(config):
+    for name in specs.result_tables_for(config):
         try:
-            table = tables.build_result_table(
-                name, records, objectives=tables.table_objectives(name, config), tasks=config["tasks"],
+            table = cells.build_result_table(
+                name, records, objectives=specs.table_objectives(name, config), tasks=config["tasks"],
                 languages=config["languages"], seeds=config["evaluation"]["seeds"], decimals=cfg["decimals"],
                 ddof=cfg["sd_ddof"], bold_scope=cfg["bold_scope"])
-        except tables.TableError as exc:
+        except specs.TableError as exc:
             problems.append(str(exc))
             continue
         entries = [e for block in table.blocks for row in block.rows for e in row.entries]
         out.append({"table": name, "cells": len(entries),
                     "filled": sum(e.mean is not None for e in entries),
                     "all_seeds": sum(e.mean is not None and not e.short for e in entries)})
-    files = [_resolve(p, workdir) for p in tables.stage_targets(config)]
+    files = [_resolve(p, workdir) for p in specs.stage_targets(config)]
     out.append({"table": "files", "written": sum(p.exists() for p in files), "planned": len(files)})
     return out
 

@@ -1,7 +1,7 @@
 # Paper tables (LaTeX, CSV, Markdown), their PDF, plots and report entries.
 # Everything is computed from the result files only: the evaluation results,
-# the statistics TSVs and the pretraining logs. Path helpers: lmvsmt.tables.
-from lmvsmt import tables as lmvsmt_tables
+# the statistics TSVs and the pretraining logs. Path helpers: lmvsmt.tables.specs.
+from lmvsmt.tables import specs as lmvsmt_table_specs
 
 
 # Landing page of `snakemake --report` (the report collects this stage's outputs).
@@ -10,7 +10,7 @@ report: "../workflow/report/workflow.rst"
 
 TABLES_DIR = f"{RESULTS}/tables"
 PLOTS_DIR = f"{RESULTS}/plots"
-TABLE_IDS = lmvsmt_tables.tables_for(config)
+TABLE_IDS = lmvsmt_table_specs.tables_for(config)
 TABLES_CFG = config["tables"]
 TABLE_SEEDS = config["evaluation"]["seeds"]
 
@@ -19,7 +19,7 @@ TABLE_SEEDS = config["evaluation"]["seeds"]
 # without fine-tuning) fails with one line naming the config key.
 rule result_table:
     input:
-        lambda wildcards: lmvsmt_tables.result_table_inputs(wildcards.table, config),
+        lambda wildcards: lmvsmt_table_specs.result_table_inputs(wildcards.table, config),
     output:
         tex=f"{TABLES_DIR}/{{table}}.tex",
         csv=report(
@@ -30,9 +30,9 @@ rule result_table:
         ),
         md=f"{TABLES_DIR}/{{table}}.md",
     wildcard_constraints:
-        table="|".join(lmvsmt_tables.RESULT_TABLES),
+        table="|".join(lmvsmt_table_specs.RESULT_TABLES),
     params:
-        objectives=lambda wildcards: lmvsmt_tables.table_objectives(
+        objectives=lambda wildcards: lmvsmt_table_specs.table_objectives(
             wildcards.table, config
         ),
         tasks=TASKS,
@@ -43,7 +43,7 @@ rule result_table:
         bold_scope=TABLES_CFG["bold_scope"],
         # where each shown model comes from, when some were trained elsewhere
         sources=lambda wildcards: lmvsmt_external.caption_sources(
-            config, lmvsmt_tables.table_objectives(wildcards.table, config)
+            config, lmvsmt_table_specs.table_objectives(wildcards.table, config)
         ),
     log:
         logpath("result_table", "{table}"),
@@ -69,7 +69,7 @@ rule stats_table:
         ),
         md=f"{TABLES_DIR}/{{table}}.md",
     wildcard_constraints:
-        table="|".join(lmvsmt_tables.STATS_TABLES),
+        table="|".join(lmvsmt_table_specs.STATS_TABLES),
     params:
         corpora=config.get("corpus", {}).get("corpora"),
         tasks=TASKS,
@@ -135,7 +135,7 @@ rule tables_pdf:
 
 rule task_plot:
     input:
-        lambda wildcards: lmvsmt_tables.eval_results(
+        lambda wildcards: lmvsmt_table_specs.eval_results(
             config, wildcards.mode, OBJECTIVES, [wildcards.task]
         ),
     output:
@@ -167,7 +167,7 @@ rule task_plot:
 # Pretraining loss curves of the objectives this workflow trained.
 rule loss_plot:
     input:
-        [lmvsmt_tables.TRAIN_LOG.format(results=RESULTS, objective=o) for o in TRAINED],
+        [lmvsmt_table_specs.TRAIN_LOG.format(results=RESULTS, objective=o) for o in TRAINED],
     output:
         report(
             f"{PLOTS_DIR}/pretraining_loss.png",
@@ -188,4 +188,4 @@ rule loss_plot:
         "../workflow/scripts/loss_plot.py"
 
 
-FINAL_TARGETS.append(lambda: lmvsmt_tables.stage_targets(config))
+FINAL_TARGETS.append(lambda: lmvsmt_table_specs.stage_targets(config))

@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from lmvsmt import config as lmvsmt_config
-from lmvsmt import tables
+from lmvsmt.tables import cells, render, specs
 from lmvsmt.evaluate import finetune, jobs, probe, results
 from lmvsmt.analysis import outputs, sentences, similarity, spectra, transfer
 from test_evaluation import HEAD, OPTIM, WORDS, ToyEncoder, ToySubwords, dictionary_for, write_pos, write_sa
@@ -102,7 +102,7 @@ def test_two_models_are_compared_layer_by_layer_where_shapes_match():
     assert rows[0]["spectral_distance"] == pytest.approx(math.sqrt(3))  # (2-1) on each of 3 singular values
     assert spectra.compare(clm, mlm, same_stack=True) == []  # decoder vs encoder
     table = spectra.build_table(clm + mlm, rows, [("CLM", "MLM")])
-    text = tables.render_markdown(table)
+    text = render.render_markdown(table)
     assert "| CLM vs MLM | CLM decoder | – | 3.46 | – | – | 6.93 | – |" in text
     assert "|  | CLM - MLM | – | 1.73 | – | – | – | – |" in text  # FFN up: shapes differ
 
@@ -299,10 +299,10 @@ def test_transfer_table_shows_zero_shot_scores_and_the_gap(tmp_path):
                 transfer_paths.append(path)
                 ordinary.append({"mode": "probe", "objective": objective, "task": "SA", "language": test,
                                  "seed": seed, "accuracy": 0.7 + seed / 100, "macro_f1": 0.7})
-    records = tables.load_results(transfer_paths, outputs.TRANSFER_PATH_KEYS)
+    records = cells.load_results(transfer_paths, outputs.TRANSFER_PATH_KEYS)
     table = transfer.build_table(records, ordinary, mode="probe", source="en", objectives=["2-LM", "CLM"],
                                  tasks=["SA"], languages=langs, seeds=seeds)
-    text = tables.render_markdown(table)
+    text = render.render_markdown(table)
     # 2-LM: fr 51.5 vs in-language 71.5 -> gap -20.00 (zh not scored: a dash, left out of the gap)
     assert "| SA | 2-LM | 81.50 ± 0.71 | 51.50 ± 0.71 | – | -20.00 |" in text
     # CLM: fr 61.5 - 71.5 = -10, zh 41.5 - 71.5 = -30 -> -20; no bold across architectures ...
@@ -311,14 +311,14 @@ def test_transfer_table_shows_zero_shot_scores_and_the_gap(tmp_path):
     merged = transfer.build_table(records, ordinary, mode="probe", source="en", objectives=["2-LM", "CLM"],
                                   tasks=["SA"], languages=langs, seeds=seeds, bold_scope="table")
     assert "|  | CLM | **91.50 ± 0.71** | **61.50 ± 0.71** | 41.50 ± 0.71 | -20.00 |" in \
-        tables.render_markdown(merged)
+        render.render_markdown(merged)
     assert "labels the source's head does not know" in table.caption
     # CSV: per test language the zero-shot mean and s.d., the in-language mean and the gap
     assert "transfer_probe_en,accuracy,probe,en,SA,CLM,zh,2,41.500000,0.707107,0,71.500000,-30.000000" in \
-        tables.render_csv(table)
+        render.render_csv(table)
     # A transfer file under the wrong directories is refused, naming it.
     bad = tmp_path / outputs.transfer_result("R", "probe", "CLM", "SA", "fr", "en", 1)
     bad.parent.mkdir(parents=True)
     bad.write_text(transfer_paths[-1].read_text())
-    with pytest.raises(tables.TableError, match=r"key train_language = 'en' does not match its path \('fr'\)"):
-        tables.load_results([bad], outputs.TRANSFER_PATH_KEYS)
+    with pytest.raises(specs.TableError, match=r"key train_language = 'en' does not match its path \('fr'\)"):
+        cells.load_results([bad], outputs.TRANSFER_PATH_KEYS)

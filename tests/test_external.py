@@ -23,7 +23,7 @@ import yaml
 
 import external_toymodels
 from lmvsmt import config as lmvsmt_config
-from lmvsmt import tables
+from lmvsmt.tables import specs
 from lmvsmt.pretrain import external
 from lmvsmt.config import ConfigError
 from lmvsmt.download import DownloadError, read_lock
@@ -365,10 +365,10 @@ def test_mixed_configs_train_only_what_has_no_external_model():
     assert external.trained_objectives(config) == ["2-LM", "2-MT", "MLM", "TLM"]
     assert external.subword_model("R", config, "CLM") == "R/pretrain/CLM/spm.model"
     assert external.subword_model("R", config, "MLM") == "R/bpe/spm.model"
-    assert "table6" in tables.tables_for(config)
+    assert "table6" in specs.tables_for(config)
     assert external.caption_sources(config, ["CLM", "MLM", "TLM"]) == [(["CLM"], "c.pt"),
                                                                       (["MLM", "TLM"], external.TRAINED_HERE)]
     assert external.caption_sources(config, ["2-LM", "2-MT"]) == []  # all trained here: captions unchanged
     only_external = lmvsmt_config.validate({**config, "objectives": ["CLM"]})
-    assert "table6" not in tables.tables_for(only_external)
-    assert not any("pretraining_loss" in t for t in tables.stage_targets(only_external))
+    assert "table6" not in specs.tables_for(only_external)
+    assert not any("pretraining_loss" in t for t in specs.stage_targets(only_external))

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lmvsmt import tables
+from lmvsmt.tables import cells, document, render, specs
+from lmvsmt.tables.__main__ import main as tables_main
 from lmvsmt.tables import plots
 from lmvsmt.config import validate
 
@@ -52,10 +53,10 @@ def write_results(results_dir, grid, mode="probe"):
 
 
 def table1(tmp_path, **kwargs):
-    records = tables.load_results(write_results(tmp_path, ACC))
+    records = cells.load_results(write_results(tmp_path, ACC))
     args = dict(objectives=["2-LM", "2-MT", "CLM"], tasks=["SA", "NER"], languages=["en", "fr"], seeds=[1, 2, 3])
     args.update(kwargs)
-    return tables.build_result_table("table1", records, **args)
+    return cells.build_result_table("table1", records, **args)
 
 
 def body_lines(tex):
@@ -66,7 +67,7 @@ def body_lines(tex):
 
 
 def test_table1_means_sds_bold_and_dashes(tmp_path):
-    tex = tables.render_latex(table1(tmp_path))
+    tex = render.render_latex(table1(tmp_path))
     rows = body_lines(tex)
     assert rows[0] == "Task & Model & EN & FR \\\\"
     assert rows[1] == "SA & 2-LM & $42.00 \\pm 2.00$ & $70.00 \\pm 10.00$ \\\\"
@@ -82,12 +83,12 @@ def test_table1_means_sds_bold_and_dashes(tmp_path):
 
 def test_table1_markdown_and_csv(tmp_path):
     table = table1(tmp_path)
-    md = tables.render_markdown(table)
+    md = render.render_markdown(table)
     assert "| SA | 2-LM | 42.00 ± 2.00 | 70.00 ± 10.00 |" in md
     assert "|  | 2-MT | **51.00 ± 1.00** | – |" in md
     assert "| NER | 2-LM | **91.00 ± 1.41**† | 10.00 ± 0.00 |" in md
     assert md.startswith("**Table 1.** Accuracy (×100)")
-    rows = list(__import__("csv").DictReader(tables.render_csv(table).splitlines()))
+    rows = list(__import__("csv").DictReader(render.render_csv(table).splitlines()))
     assert len(rows) == 2 * 2 * 2  # tasks x objectives x languages: missing cells are rows too
     missing = next(r for r in rows if (r["task"], r["objective"], r["language"]) == ("SA", "2-MT", "fr"))
     assert missing["n_seeds"] == "0" and missing["mean"] == "" and missing["best"] == "0"
@@ -97,15 +98,15 @@ def test_table1_markdown_and_csv(tmp_path):
 
 
 def test_population_sd_and_decimals(tmp_path):
-    tex = tables.render_latex(table1(tmp_path, ddof=0, decimals=1))
+    tex = render.render_latex(table1(tmp_path, ddof=0, decimals=1))
     # 40, 42, 44: population s.d. = sqrt(8/3) = 1.63
     assert "$42.0 \\pm 1.6$" in tex
     assert "population standard deviation" in tex
 
 
 def test_single_seed_shows_mean_only(tmp_path):
-    records = tables.load_results(write_results(tmp_path, {("SA", "2-LM", "en"): [0.5], ("SA", "2-MT", "en"): [0.25]}))
-    tex = tables.render_latex(tables.build_result_table(
+    records = cells.load_results(write_results(tmp_path, {("SA", "2-LM", "en"): [0.5], ("SA", "2-MT", "en"): [0.25]}))
+    tex = render.render_latex(cells.build_result_table(
         "table1", records, objectives=["2-LM", "2-MT"], tasks=["SA"], languages=["en"], seeds=[1]))
     assert "{\\boldmath$50.00$} \\\\" in tex and "$25.00$ \\\\" in tex
     assert "over 1 seed (1)" in tex and "no standard deviation" in tex
@@ -113,8 +114,8 @@ def test_single_seed_shows_mean_only(tmp_path):
 
 def test_ties_bold_every_best_and_lone_model_not_bold(tmp_path):
     grid = {("SA", "2-LM", "en"): [0.5, 0.5], ("SA", "2-MT", "en"): [0.5, 0.5], ("SA", "2-LM", "fr"): [0.3, 0.3]}
-    records = tables.load_results(write_results(tmp_path, grid))
-    table = tables.build_result_table("table1", records, objectives=["2-LM", "2-MT"], tasks=["SA"],
+    records = cells.load_results(write_results(tmp_path, grid))
+    table = cells.build_result_table("table1", records, objectives=["2-LM", "2-MT"], tasks=["SA"],
                                       languages=["en", "fr"], seeds=[1, 2])
     en = [row.entries[0] for row in table.blocks[0].rows]
     fr = [row.entries[1] for row in table.blocks[0].rows]
@@ -123,32 +124,32 @@ def test_ties_bold_every_best_and_lone_model_not_bold(tmp_path):
 
 
 def test_table8_bold_within_architecture_or_table(tmp_path):
-    grid = {("SA", o, "en"): [v, v] for o, v in zip(tables.ALL_OBJECTIVES, [0.3, 0.4, 0.9, 0.5, 0.6])}
-    records = tables.load_results(write_results(tmp_path, grid))
-    kw = dict(objectives=list(tables.ALL_OBJECTIVES), tasks=["SA"], languages=["en"], seeds=[1, 2])
-    arch = tables.build_result_table("table8", records, **kw)
+    grid = {("SA", o, "en"): [v, v] for o, v in zip(specs.ALL_OBJECTIVES, [0.3, 0.4, 0.9, 0.5, 0.6])}
+    records = cells.load_results(write_results(tmp_path, grid))
+    kw = dict(objectives=list(specs.ALL_OBJECTIVES), tasks=["SA"], languages=["en"], seeds=[1, 2])
+    arch = cells.build_result_table("table8", records, **kw)
     assert {r.label: r.entries[0].bold for r in arch.blocks[0].rows} == \
         {"2-LM": False, "2-MT": True, "CLM": True, "MLM": False, "TLM": False}
-    assert "\\cmidrule(l){2-3}" in tables.render_latex(arch)
+    assert "\\cmidrule(l){2-3}" in render.render_latex(arch)
     assert "Macro-F1" in arch.caption and "within each architecture" in arch.caption
-    whole = tables.build_result_table("table8", records, bold_scope="table", **kw)
+    whole = cells.build_result_table("table8", records, bold_scope="table", **kw)
     assert [r.entries[0].bold for r in whole.blocks[0].rows] == [False, False, True, False, False]
-    assert "\\cmidrule" not in tables.render_latex(whole)
+    assert "\\cmidrule" not in render.render_latex(whole)
     first = whole.blocks[0].rows[0].entries[0]
     assert first.mean == pytest.approx(15.0)  # macro-F1 (accuracy / 2 in these records), not accuracy
 
 
 def test_only_configured_tables_modes_and_objectives():
     cfg = validate({"objectives": ["CLM", "MLM"], "evaluation": {"modes": ["probe"]}})
-    assert tables.result_tables_for(cfg) == ["table3", "table8"]
-    assert tables.tables_for(cfg) == ["table3", "table6", "table7", "table8"]
-    assert tables.tables_for(validate({})) == [f"table{n}" for n in (1, 2, 3, 4, 6, 7, 8, 9)]
-    with pytest.raises(tables.TableError, match=r"table2 reports evaluation mode 'finetune'.*evaluation.modes"):
-        tables.check_result_table("table2", cfg)
-    with pytest.raises(tables.TableError, match=r"table1 shows objectives 2-LM, 2-MT.*config key objectives"):
-        tables.check_result_table("table1", cfg)
-    spec = tables.check_result_table("table8", cfg)
-    assert tables.table_groups(spec, cfg["objectives"]) == [["CLM", "MLM"]]
+    assert specs.result_tables_for(cfg) == ["table3", "table8"]
+    assert specs.tables_for(cfg) == ["table3", "table6", "table7", "table8"]
+    assert specs.tables_for(validate({})) == [f"table{n}" for n in (1, 2, 3, 4, 6, 7, 8, 9)]
+    with pytest.raises(specs.TableError, match=r"table2 reports evaluation mode 'finetune'.*evaluation.modes"):
+        specs.check_result_table("table2", cfg)
+    with pytest.raises(specs.TableError, match=r"table1 shows objectives 2-LM, 2-MT.*config key objectives"):
+        specs.check_result_table("table1", cfg)
+    spec = specs.check_result_table("table8", cfg)
+    assert specs.table_groups(spec, cfg["objectives"]) == [["CLM", "MLM"]]
 
 
 @pytest.mark.parametrize("edit, message", [
@@ -164,15 +165,15 @@ def test_bad_result_file_one_clear_error(tmp_path, edit, message):
     record = result_record("probe", "CLM", "SA", "en", 1, 0.5)
     edit(record)
     path.write_text(json.dumps(record))
-    with pytest.raises(tables.TableError, match=f"^{path}: .*{message}"):
-        tables.load_result(path)
+    with pytest.raises(specs.TableError, match=f"^{path}: .*{message}"):
+        cells.load_result(path)
 
 
 def test_truncated_result_file_names_file_and_line(tmp_path):
     path = tmp_path / "seed1.json"
     path.write_text('{"mode": "probe",\n')
-    with pytest.raises(tables.TableError, match=f"^{path}: line 2: not valid JSON"):
-        tables.load_result(path)
+    with pytest.raises(specs.TableError, match=f"^{path}: line 2: not valid JSON"):
+        cells.load_result(path)
 
 
 def test_null_score_is_a_dash(tmp_path):
@@ -180,16 +181,16 @@ def test_null_score_is_a_dash(tmp_path):
     record = json.loads(paths[0].read_text())
     record["accuracy"] = None
     paths[0].write_text(json.dumps(record))
-    table = tables.build_result_table("table1", tables.load_results(paths), objectives=["2-LM"], tasks=["SA"],
+    table = cells.build_result_table("table1", cells.load_results(paths), objectives=["2-LM"], tasks=["SA"],
                                       languages=["en"], seeds=[1])
-    assert body_lines(tables.render_latex(table))[1] == "SA & 2-LM & -- \\\\"
+    assert body_lines(render.render_latex(table))[1] == "SA & 2-LM & -- \\\\"
 
 
 def test_find_result_files_only_configured(tmp_path):
     write_results(tmp_path, ACC)
     write_results(tmp_path, {("SA", "2-LM", "es"): [0.5]})
     cfg = validate({"languages": ["en", "fr"], "objectives": ["2-LM"], "evaluation": {"seeds": [1, 2]}})
-    found = tables.find_result_files(tmp_path, cfg)
+    found = cells.find_result_files(tmp_path, cfg)
     assert len(found) == 3 * 2 + 2  # 2-LM: SA en/fr, NER en/fr with seeds 1, 2
     assert all("/es/" not in str(p) and "2-MT" not in str(p) for p in found)
 
@@ -206,16 +207,16 @@ TABLE7 = ("task\tlanguage\tdataset\ttrain\tvalid\ttest\ttotal\tvalid_in_train\tt
 def test_table6_and_table7(tmp_path):
     (tmp_path / "t6.tsv").write_text(TABLE6)
     (tmp_path / "t7.tsv").write_text(TABLE7)
-    t6 = tables.render_latex(tables.build_table6(tmp_path / "t6.tsv", ["unpc", "opensubtitles"]))
+    t6 = render.render_latex(cells.build_table6(tmp_path / "t6.tsv", ["unpc", "opensubtitles"]))
     assert body_lines(t6)[1:] == ["UNPC & 1,200,000 & 300 & 500 & 1,200,800 \\\\",
                                   "OpenSubtitles & -- & -- & -- & -- \\\\"]
-    t7 = tables.build_table7(tmp_path / "t7.tsv", ["SA", "NER"], ["en", "fr"])
-    lines = body_lines(tables.render_latex(t7))
+    t7 = cells.build_table7(tmp_path / "t7.tsv", ["SA", "NER"], ["en", "fr"])
+    lines = body_lines(render.render_latex(t7))
     assert lines[1] == "SA & EN & amazon\\_reviews\\_multi & 200,000 & 5,000 & 5,000 & 210,000 \\\\"
     assert lines[3] == "NER & EN & wikiann \\& co & 20,000 & 10,000 & 10,000 & 40,000 \\\\"
     assert lines[4] == " & FR & -- & -- & -- & -- & -- \\\\"
-    assert "| NER | EN | wikiann & co | 20,000 | 10,000 | 10,000 | 40,000 |" in tables.render_markdown(t7)
-    csv_text = tables.render_csv(t7)
+    assert "| NER | EN | wikiann & co | 20,000 | 10,000 | 10,000 | 40,000 |" in render.render_markdown(t7)
+    csv_text = render.render_csv(t7)
     assert "NER,fr,,,,,,,," in csv_text
     # The inputs that splits share are data for the reader, not columns of the paper's table.
     assert "SA,en,amazon_reviews_multi,200000,5000,5000,210000,2,1,0" in csv_text
@@ -230,8 +231,8 @@ def test_table6_and_table7(tmp_path):
 def test_bad_statistics_file_one_clear_error(tmp_path, text, message):
     path = tmp_path / "table6.tsv"
     path.write_text(text)
-    with pytest.raises(tables.TableError, match=f"^{path}: {message}"):
-        tables.build_table6(path)
+    with pytest.raises(specs.TableError, match=f"^{path}: {message}"):
+        cells.build_table6(path)
 
 
 # --------------------------------------------------------------------------- document and PDF
@@ -242,11 +243,11 @@ def make_document(tmp_path):
     (tmp_path / "t6.tsv").write_text(TABLE6)
     (tmp_path / "t7.tsv").write_text(TABLE7)
     out = tmp_path / "tables"
-    built = [t1, tables.build_table6(tmp_path / "t6.tsv"), tables.build_table7(tmp_path / "t7.tsv", ["SA"], ["en"])]
+    built = [t1, cells.build_table6(tmp_path / "t6.tsv"), cells.build_table7(tmp_path / "t7.tsv", ["SA"], ["en"])]
     for t in built:
-        tables.write_table(t, out / f"{t.name}.tex", out / f"{t.name}.csv", out / f"{t.name}.md")
+        render.write_table(t, out / f"{t.name}.tex", out / f"{t.name}.csv", out / f"{t.name}.md")
     tex = [out / f"{t.name}.tex" for t in built]
-    tables.write_document(tex, [p.with_suffix(".md") for p in tex], out / "tables.tex", out / "tables.md")
+    document.write_document(tex, [p.with_suffix(".md") for p in tex], out / "tables.tex", out / "tables.md")
     return out, tex
 
 
@@ -266,11 +267,11 @@ def test_document_inputs_every_table(tmp_path):
 def test_tables_compile_with_pdflatex(tmp_path):
     out, tex = make_document(tmp_path)
     pdf = tmp_path / "tables.pdf"
-    tables.compile_pdf(out / "tables.tex", pdf, tex)
+    document.compile_pdf(out / "tables.tex", pdf, tex)
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF") and len(data) > 1000
     # Pinned dates: the same document compiles to the same bytes.
-    tables.compile_pdf(out / "tables.tex", tmp_path / "again.pdf", tex)
+    document.compile_pdf(out / "tables.tex", tmp_path / "again.pdf", tex)
     assert (tmp_path / "again.pdf").read_bytes() == data
 
 
@@ -280,21 +281,21 @@ def test_latex_error_is_one_line_and_keeps_old_pdf(tmp_path):
     bad.write_text("\\documentclass{article}\\begin{document}\\undefinedmacro\\end{document}\n")
     pdf = tmp_path / "bad.pdf"
     pdf.write_bytes(b"old")
-    with pytest.raises(tables.TableError, match=r"bad.tex: pdflatex failed: ! Undefined control sequence"):
-        tables.compile_pdf(bad, pdf)
+    with pytest.raises(specs.TableError, match=r"bad.tex: pdflatex failed: ! Undefined control sequence"):
+        document.compile_pdf(bad, pdf)
     assert pdf.read_bytes() == b"old"
 
 
 def test_missing_pdflatex_says_what_to_install(tmp_path):
-    with pytest.raises(tables.TableError, match="no-such-latex not found: install it with `apt-get install"):
-        tables.compile_pdf(tmp_path / "x.tex", tmp_path / "x.pdf", pdflatex="no-such-latex")
+    with pytest.raises(specs.TableError, match="no-such-latex not found: install it with `apt-get install"):
+        document.compile_pdf(tmp_path / "x.tex", tmp_path / "x.pdf", pdflatex="no-such-latex")
 
 
 # --------------------------------------------------------------------------- plots
 
 
 def test_task_plot_and_loss_curves(tmp_path):
-    records = tables.load_results(write_results(tmp_path, ACC))
+    records = cells.load_results(write_results(tmp_path, ACC))
     png = tmp_path / "plots" / "SA.png"
     plots.plot_task(records, png, mode="probe", task="SA", objectives=["2-LM", "2-MT"], languages=["en", "fr"],
                     seeds=[1, 2, 3], dpi=50)
@@ -314,7 +315,7 @@ def test_task_plot_and_loss_curves(tmp_path):
 def test_bad_train_log_names_file_and_line(tmp_path):
     log = tmp_path / "train_log.jsonl"
     log.write_text('{"update": 1, "train_loss": 2}\n{"train_loss": 2}\n')
-    with pytest.raises(tables.TableError, match=f"^{log}: line 2: expected an object with a numeric 'update'"):
+    with pytest.raises(specs.TableError, match=f"^{log}: line 2: expected an object with a numeric 'update'"):
         plots.read_train_log(log)
 
 
@@ -406,7 +407,7 @@ def test_render_available_partial_results(tmp_path):
     cfg.write_text(yaml.safe_dump({"results_dir": str(results), "languages": ["en", "fr"], "tasks": ["SA"],
                                    "objectives": ["2-LM", "2-MT"], "evaluation": {"seeds": [1, 2, 3]}}))
     out = tmp_path / "partial"
-    tables.main(["--configfile", str(cfg), "--out", str(out), "--no-pdf"])
+    tables_main(["--configfile", str(cfg), "--out", str(out), "--no-pdf"])
     assert sorted(p.name for p in out.glob("table[0-9].tex")) == \
         ["table1.tex", "table2.tex", "table8.tex", "table9.tex"]
     lines = body_lines((out / "table1.tex").read_text())

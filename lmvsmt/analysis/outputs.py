@@ -9,7 +9,7 @@ from typing import Sequence
 
 from lmvsmt.analysis import sentences
 from lmvsmt.config import ConfigError
-from lmvsmt.tables import PLOTS_DIR, TABLES_DIR, eval_results
+from lmvsmt.tables.specs import PLOTS_DIR, TABLES_DIR, eval_results
 
 TRANSFER_RESULT = "{results}/transfer/{mode}/{objective}/{task}/{lang}/{test_lang}/seed{seed}.json"
 # The record keys a transfer result's directories name, last directory first.

@@ -245,7 +245,7 @@ def build_table(spectra: Sequence[Spectrum], differences: Sequence[dict], pairs:
     (the same section for two double-stack models, otherwise B's layers of the same
     part), ||sigma|| of A and of B and the difference ||sigma_A|| - ||sigma_B||, each
     averaged over layers, per matrix kind (columns K, Q, V, O, FFN up, FFN down)."""
-    from lmvsmt import tables
+    from lmvsmt.tables import render
 
     by_model: dict[str, list[Spectrum]] = {}
     for s in spectra:
@@ -264,16 +264,16 @@ def build_table(spectra: Sequence[Spectrum], differences: Sequence[dict], pairs:
                       {m: means[b].get((counterpart, part, m)) for m in MATRICES}),
                      (f"{a} - {b}", {m: diffs.get((stack, part, m), (None,))[0] for m in MATRICES})]
             for label, values in lines:
-                rows.append(tables.Row(label, [], [tables.Entry(values[m]) for m in MATRICES]))
+                rows.append(render.Row(label, [], [render.Entry(values[m]) for m in MATRICES]))
                 csv_rows.append({"pair": f"{a} vs {b}", "row": label, "stack": stack,
                                  "part": part,
                                  **{m: "" if values[m] is None else f"{values[m]:.6f}" for m in MATRICES}})
-        blocks.append(tables.Block(f"{a} vs {b}", rows))
+        blocks.append(render.Block(f"{a} vs {b}", rows))
     caption = ("Weight spectra: $\\|\\sigma\\|$, the norm of the singular values of each attention projection "
                "(K, Q, V, O) and feed-forward projection (up, down), averaged over the layers of a stack, and the "
                "difference between two models (matched layer by layer; matrices of different shapes are not "
                "compared). Per-layer values and the distance $\\|\\sigma_A - \\sigma_B\\|$: "
                "results/analysis/spectra/. A dash: no such matrix.")
-    return tables.Table("spectra", caption, ["Models", "Row"] + list(MATRICES.values()), blocks, "result",
+    return render.Table("spectra", caption, ["Models", "Row"] + list(MATRICES.values()), blocks, "result",
                         "ll" + "c" * len(MATRICES), True, decimals, csv_rows,
                         ["pair", "row", "stack", "part", *MATRICES], title="Weight spectra")

@@ -19,7 +19,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Mapping, Sequence
 
-from lmvsmt import tables, taskdata
+from lmvsmt import taskdata
+from lmvsmt.tables import render, specs
+from lmvsmt.tables.cells import collect_cells, entry_fields, missing_notes, score_blocks
 from lmvsmt.evaluate import results
 from lmvsmt.analysis.outputs import transfer_table_name
 
@@ -114,17 +116,17 @@ def finetune_tests(unit_lang: str, task: str, test_dirs: Mapping[str, str], subw
 def build_table(records: Sequence[dict], in_language: Sequence[dict], *, mode: str, source: str,
                 objectives: Sequence[str], tasks: Sequence[str], languages: Sequence[str], seeds: Sequence[int],
                 metric: str = "accuracy", decimals: int = 2, ddof: int = 1,
-                bold_scope: str = "architecture") -> tables.Table:
+                bold_scope: str = "architecture") -> render.Table:
     """The transfer table of `mode` from `source`: task blocks, objective rows (grouped
     by architecture, as Tables 8/9), one column per test language (mean ± s.d. over
     seeds, x100) and the gap: the mean over the other test languages of the zero-shot
     score minus the score of a model trained on that language (`in_language`, the
     ordinary results)."""
     records = [r for r in records if r["mode"] == mode and r["train_language"] == source]
-    groups = tables.architecture_groups(objectives, bold_scope)
-    cells = tables.collect_cells(records, metric, mode, seeds, ddof)
-    reference = tables.collect_cells(in_language, metric, mode, seeds, ddof)
-    blocks = tables.score_blocks(cells, groups, tasks, languages, len(seeds), decimals)
+    groups = specs.architecture_groups(objectives, bold_scope)
+    cells = collect_cells(records, metric, mode, seeds, ddof)
+    reference = collect_cells(in_language, metric, mode, seeds, ddof)
+    blocks = score_blocks(cells, groups, tasks, languages, len(seeds), decimals)
     name = transfer_table_name(mode, source)
     csv_rows = []
     for block in blocks:
@@ -136,22 +138,22 @@ def build_table(records: Sequence[dict], in_language: Sequence[dict], *, mode: s
                 if lang != source and gap is not None:
                     gaps.append(gap)
                 csv_rows.append({"table": name, "metric": metric, "mode": mode, "train_language": source,
-                                 "task": block.name, "objective": row.label, **tables.entry_fields(lang, entry),
+                                 "task": block.name, "objective": row.label, **entry_fields(lang, entry),
                                  "in_language_mean": "" if ref is None else f"{ref.mean:.6f}",
                                  "gap": "" if gap is None else f"{gap:.6f}"})
-            row.entries.append(tables.Entry(sum(gaps) / len(gaps) if gaps else None))
+            row.entries.append(render.Entry(sum(gaps) / len(gaps) if gaps else None))
     skipped = any(r.get("skipped") for r in records)
     sd_word = "sample" if ddof == 1 else "population"
-    caption = (f"Zero-shot cross-lingual transfer, {tables.MODE_WORDS[mode]}, trained on {source.upper()}: "
-               f"{tables.METRIC_WORDS[metric]} ($\\times$100) on the test set of each language, mean $\\pm$ "
+    caption = (f"Zero-shot cross-lingual transfer, {specs.MODE_WORDS[mode]}, trained on {source.upper()}: "
+               f"{specs.METRIC_WORDS[metric]} ($\\times$100) on the test set of each language, mean $\\pm$ "
                f"{sd_word} standard deviation over {len(seeds)} seed{'s' * (len(seeds) != 1)}; the {source.upper()} "
                f"column is the in-language result. Gap: mean over the other languages of the zero-shot score "
                f"minus the score of the model trained on that language. Bold: best model per task and test "
-               f"language{' within each architecture' if len(groups) > 1 else ''}. " + tables.missing_notes(blocks))
+               f"language{' within each architecture' if len(groups) > 1 else ''}. " + missing_notes(blocks))
     if skipped:
         caption = caption[:-1] + ", or a test set with labels the source's head does not know."
     fields = ["table", "metric", "mode", "train_language", "task", "objective", "language", "n_seeds", "mean", "sd",
               "best", "in_language_mean", "gap"]
-    return tables.Table(name, caption, ["Task", "Model"] + [lang.upper() for lang in languages] + ["Gap"], blocks,
+    return render.Table(name, caption, ["Task", "Model"] + [lang.upper() for lang in languages] + ["Gap"], blocks,
                         "result", "ll" + "c" * (len(languages) + 1), True, decimals, csv_rows, fields,
-                        title=f"Zero-shot transfer ({tables.MODE_WORDS[mode].split(' (')[0]} on {source.upper()})")
+                        title=f"Zero-shot transfer ({specs.MODE_WORDS[mode].split(' (')[0]} on {source.upper()})")

@@ -1,6 +1,6 @@
 """tables.tex (a standalone document \\input-ing every table) and tables.md."""
-from lmvsmt import tables
+from lmvsmt.tables import document
 from lmvsmt.io import rule_log
 
 with rule_log(snakemake.log[0]):
-    tables.write_document(snakemake.input.tex, snakemake.input.md, snakemake.output.tex, snakemake.output.md)
+    document.write_document(snakemake.input.tex, snakemake.input.md, snakemake.output.tex, snakemake.output.md)
