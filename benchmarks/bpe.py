@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lmvsmt import bpe
-from lmvsmt.bpe import binarize
+from lmvsmt.bpe import binarize, training
+from lmvsmt.bpe.encoder import Encoder
 
 TARGET_PER_THREAD = 50_000
 ALPHABETS = {
@@ -69,8 +69,8 @@ def main() -> None:
         tmp = Path(tmp)
         files = write_corpus(tmp, args.sentences)
         sample = tmp / "sample.txt"
-        bpe.sample_sentences({lang: [path] for lang, path in files}, sample, 60_000, seed=1)
-        bpe.train(
+        training.sample_sentences({lang: [path] for lang, path in files}, sample, 60_000, seed=1)
+        training.train(
             sample, tmp / "spm.model", tmp / "spm.vocab", tmp / "dict.txt",
             vocab_size=args.vocab_size, languages=list(ALPHABETS), character_coverage=0.9995,
             input_sentence_size=60_000, seed=1, threads=2,
@@ -80,7 +80,7 @@ def main() -> None:
         print(" ".join(f"{h:>13}" for h in header))
         for threads in (1, 2):
             cpu0, start = cpu_seconds(), time.perf_counter()
-            with open(tmp / f"out.{threads}.txt", "wb") as out, bpe.Encoder(tmp / "spm.model", threads) as encoder:
+            with open(tmp / f"out.{threads}.txt", "wb") as out, Encoder(tmp / "spm.model", threads) as encoder:
                 counts = encoder.run(binarize.document_jobs(files), [out])
             seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu0
             sentences = sum(c[0] for k, c in counts.items() if k != "all")

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from lmvsmt import config as lmvsmt_config
 from lmvsmt.evaluate import probe
-from lmvsmt.bpe import SubwordModel
+from lmvsmt.bpe.subword import SubwordModel
 from lmvsmt.evaluate.head import Head, fit, fit_options, scores
 from lmvsmt import fairseq_compat
 from lmvsmt.pretrain.models import PretrainedModel, load_model

@@ -6,7 +6,7 @@ and, where Slurm is installed, sacct/squeue. Safe while Snakemake runs: every fi
 workflow writes is renamed into place, and a log line cut short is skipped.
 
 What is planned comes from the workflow's own planners (lmvsmt.pretrain.training.output_files,
-lmvsmt.tables.eval_results / result_tables_for / stage_targets), never re-derived here.
+lmvsmt.tables.specs.eval_results / result_tables_for / stage_targets), never re-derived here.
 """
 from __future__ import annotations
 

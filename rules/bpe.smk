@@ -2,7 +2,7 @@
 # one SentencePiece BPE model, ONE fairseq dictionary, and per-objective datasets
 # binarized with that dictionary. Logic: lmvsmt/bpe/.
 from lmvsmt.bpe import binarize as lmvsmt_binarize
-from lmvsmt import bpe as lmvsmt_bpe
+from lmvsmt.bpe import inputs as lmvsmt_bpe_inputs
 
 BPE = config["bpe"]
 BPE_CORPORA = config["corpus"]["corpora"]
@@ -30,7 +30,7 @@ rule bpe_sample:
     # Checks every document file first (one line on an empty file or a missing
     # language), then draws the language-balanced training sample.
     input:
-        list(lmvsmt_bpe.document_files(RESULTS, BPE_CORPORA, LANGUAGES).values()),
+        list(lmvsmt_bpe_inputs.document_files(RESULTS, BPE_CORPORA, LANGUAGES).values()),
     output:
         f"{BPE_DIR}/train_sample.txt",
     params:

@@ -12,8 +12,7 @@ import pytest
 import yaml
 from bpe_toydata import CORPORA, LANGUAGES, write_corpus
 
-from lmvsmt import bpe
-from lmvsmt.bpe import binarize
+from lmvsmt.bpe import binarize, encoder, inputs, subword, training
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
@@ -67,7 +66,7 @@ def stage(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model(stage):
-    return bpe.SubwordModel(stage[1] / "bpe" / "spm.model")
+    return subword.SubwordModel(stage[1] / "bpe" / "spm.model")
 
 
 def first_line(path: Path) -> str:
@@ -98,7 +97,7 @@ def test_stage_outputs_and_dictionary(stage, model):
     entries = [line.rsplit(" ", 1)[0] for line in (results / "bpe" / "dict.txt").read_text("utf-8").splitlines()]
     # SentencePiece's <unk>/<s>/</s> are left out (fairseq adds its own), everything else in id order.
     assert entries == pieces[3:]
-    for symbol in bpe.user_symbols(LANGUAGES):
+    for symbol in subword.user_symbols(LANGUAGES):
         assert symbol in entries
     assert not {"<unk>", "<s>", "</s>", "<pad>"} & set(entries)
     dictionary = fairseq_dictionary(results / "bpe" / "dict.txt")
@@ -133,7 +132,7 @@ def test_a_token_has_the_same_id_in_every_objective(stage, model):
     _, results = stage
     tasks = objective_tasks(results / "data-bin")
     shared = fairseq_dictionary(results / "bpe" / "dict.txt")
-    probes = bpe.user_symbols(LANGUAGES) + model.encode(first_line(results / "corpus/unpc/train/doc.ru.txt"))
+    probes = subword.user_symbols(LANGUAGES) + model.encode(first_line(results / "corpus/unpc/train/doc.ru.txt"))
     for objective, task in tasks.items():
         for dictionary in (task.source_dictionary, task.target_dictionary):
             if dictionary is None:  # language models have no separate target side here
@@ -183,7 +182,7 @@ def test_bitext_round_trip_both_directions(stage, model):
     pair = task.datasets["valid"]
     item = pair[0]
     src, tgt = dictionary.string(item["source"]).split(), dictionary.string(item["target"]).split()
-    assert src[0] == bpe.language_token("en") and tgt[0] == bpe.language_token("ar")
+    assert src[0] == subword.language_token("en") and tgt[0] == subword.language_token("ar")
     assert model.decode(src[1:]) == first_line(results / f"corpus/{CORPORA[0]}/valid/bitext.ar-en.en")
     assert model.decode(tgt[1:]) == first_line(results / f"corpus/{CORPORA[0]}/valid/bitext.ar-en.ar")
 
@@ -201,13 +200,13 @@ def test_tlm_lines_hold_both_directions(stage, model):
 
     def halves(index):
         text = decoded(dataset, index, dictionary)
-        tags = "|".join(re.escape(bpe.language_token(lang)) for lang in LANGUAGES)
+        tags = "|".join(re.escape(subword.language_token(lang)) for lang in LANGUAGES)
         source, tag, target = re.split(f" ({tags}) ", text)
         return model.decode(source), tag, model.decode(target)
 
-    assert halves(0) == (s1, bpe.language_token(l2), s2)
+    assert halves(0) == (s1, subword.language_token(l2), s2)
     # All l1->l2 lines of the pair come first, then the l2->l1 lines.
-    assert halves(n_pairs) == (s2, bpe.language_token(l1), s1)
+    assert halves(n_pairs) == (s2, subword.language_token(l1), s1)
     pairs = len(binarize.language_pairs(LANGUAGES))
     assert len(dataset) == 2 * pairs * n_pairs  # the toy corpus gives every pair the same size
 
@@ -274,15 +273,15 @@ def test_empty_corpus_file_fails_with_one_line_before_training(tmp_path):
 
 def test_missing_language_is_reported(tmp_path):
     write_corpus(tmp_path, languages=("en", "fr"), corpora=("unpc",))
-    with pytest.raises(bpe.CorpusError, match=r"doc\.zh\.txt: missing corpus file"):
-        bpe.check_documents(bpe.document_files(tmp_path, ["unpc"], ["en", "fr", "zh"]), ["en", "fr", "zh"])
+    with pytest.raises(inputs.CorpusError, match=r"doc\.zh\.txt: missing corpus file"):
+        inputs.check_documents(inputs.document_files(tmp_path, ["unpc"], ["en", "fr", "zh"]), ["en", "fr", "zh"])
 
 
 def test_misaligned_bitext_names_the_short_file(tmp_path):
     a, b = tmp_path / "x.en", tmp_path / "x.fr"
     a.write_text("one\ntwo\n")
     b.write_text("un\n")
-    with pytest.raises(bpe.CorpusError, match=rf"{re.escape(str(b))}: ends at line 1"):
+    with pytest.raises(inputs.CorpusError, match=rf"{re.escape(str(b))}: ends at line 1"):
         list(binarize.aligned_pairs([(a, b)]))
 
 
@@ -295,8 +294,8 @@ def test_parallel_encoding_matches_in_process_encoding(stage, model):
     outputs = []
     for threads in (1, 2):
         out_path = results.parent / f"encoded.{threads}.txt"
-        with open(out_path, "wb") as out, bpe.Encoder(model.path, threads) as encoder:
-            counts = encoder.run(binarize.document_jobs(files), [out])
+        with open(out_path, "wb") as out, encoder.Encoder(model.path, threads) as running:
+            counts = running.run(binarize.document_jobs(files), [out])
         outputs.append((out_path.read_text("utf-8"), counts))
     assert outputs[0] == outputs[1]
     text, counts = outputs[0]
@@ -305,7 +304,7 @@ def test_parallel_encoding_matches_in_process_encoding(stage, model):
 
 @pytest.mark.parametrize("block", [1, 2, 5, 1 << 20])
 def test_document_chunks_keep_one_break_between_documents(tmp_path, monkeypatch, block):
-    monkeypatch.setattr(bpe, "READ_BLOCK", block)  # lines and breaks across read blocks
+    monkeypatch.setattr(inputs, "READ_BLOCK", block)  # lines and breaks across read blocks
     texts = {
         "a.en": "\n\n a\nb\n  \n\t\nc\n",  # leading blanks, a run of blank lines
         "b.en": "d\n\n",  # a second file: a new document, trailing blanks dropped
@@ -341,7 +340,7 @@ def test_word_cache_encodes_exactly_like_sentencepiece(stage, model):
     assert model._word_cache is not None  # identity normalization: the cache is on
     for _ in range(2):  # cold and warm cache
         encoded, tokens = model.encode_lines(lines)
-        expected = [model.processor.encode(bpe.normalize_line(line), out_type=str) for line in lines]
+        expected = [model.processor.encode(subword.normalize_line(line), out_type=str) for line in lines]
         assert encoded == [" ".join(p) for p in expected]
         assert tokens == sum(map(len, expected))
 
@@ -350,7 +349,7 @@ def test_word_cache_encodes_exactly_like_sentencepiece(stage, model):
     "line", ["a b", " a  b ", "a\tb", "a\u3000b", "a\u00a0b", "a\u2028b", "a\x1fb", "a\u200bb", "", "  ", "\u0085"]
 )
 def test_normalize_line_matches_fairseqs_whitespace_split(line):
-    assert bpe.normalize_line(line) == " ".join(line.split())
+    assert subword.normalize_line(line) == " ".join(line.split())
 
 
 def test_subword_model_api(model):
@@ -360,7 +359,7 @@ def test_subword_model_api(model):
     words = model.encode_words(["abc", "de", "lim"])
     assert [p for w in words for p in w] == pieces
     assert all(w[0].startswith("▁") for w in words)  # first sub-word marks the word start
-    assert bpe.language_token("fr") in model.encode(f"x {bpe.language_token('fr')} y")  # kept whole
+    assert subword.language_token("fr") in model.encode(f"x {subword.language_token('fr')} y")  # kept whole
 
 
 def test_sample_is_language_balanced_and_seeded(tmp_path):
@@ -372,7 +371,7 @@ def test_sample_is_language_balanced_and_seeded(tmp_path):
 
     def sample(seed):
         out = tmp_path / f"sample.{seed}.txt"
-        taken = bpe.sample_sentences(files, out, 60, seed)
+        taken = training.sample_sentences(files, out, 60, seed)
         return taken, out.read_text().splitlines()
 
     taken, lines = sample(1)

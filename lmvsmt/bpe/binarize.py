@@ -24,23 +24,9 @@ import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from lmvsmt.bpe import (
-    SPLITS,
-    CorpusError,
-    CHUNK_LINES,
-    Encoder,
-    Job,
-    add_counts,
-    chunked,
-    encode_bitext_lines,
-    encode_text_lines,
-    encode_translation_lines,
-    bitext_path,
-    check_declared,
-    doc_path,
-    read_blocks,
-    read_lines,
-)
+from lmvsmt.bpe.encoder import (CHUNK_LINES, Encoder, Job, add_counts, chunked, encode_bitext_lines,
+                               encode_text_lines, encode_translation_lines)
+from lmvsmt.bpe.inputs import SPLITS, CorpusError, bitext_path, check_declared, doc_path, read_blocks, read_lines
 from lmvsmt.io import atomic_write, open_text
 
 logger = logging.getLogger(__name__)

@@ -40,7 +40,7 @@ MODEL_REMEDY = ("rerun the same command: rule pretrain exports the trained model
 def load_pretrained(objective: str, model_dir, spm_model):
     """The pretrained model (on this job's device) and its sub-word model."""
     # Imported here: these stages' modules pull in fairseq, which the tables do not need.
-    from lmvsmt.bpe import SubwordModel
+    from lmvsmt.bpe.subword import SubwordModel
     from lmvsmt.pretrain.models import load_model
 
     integrity.check_archive(Path(model_dir) / "checkpoint_best.pt", MODEL_REMEDY)

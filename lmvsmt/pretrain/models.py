@@ -203,7 +203,7 @@ class PretrainedModel(nn.Module):
 
 def language_token(lang: str) -> str:
     """The language token fairseq's multilingual translation task adds (`__en__`)."""
-    from lmvsmt.bpe import language_token as token
+    from lmvsmt.bpe.subword import language_token as token
 
     return token(lang)
 

@@ -1,10 +1,10 @@
 """Train the shared SentencePiece BPE model and derive the fairseq dictionary."""
-from lmvsmt import bpe
+from lmvsmt.bpe import inputs, training
 
 p = snakemake.params
 out = snakemake.output
-with bpe.stage_step(snakemake.log[0]):
-    bpe.train(
+with inputs.stage_step(snakemake.log[0]):
+    training.train(
         snakemake.input[0],
         out.model,
         out.vocab,
