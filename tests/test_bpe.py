@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ from bpe_toydata import CORPORA, LANGUAGES, write_corpus
 from lmvsmt.bpe import binarize, encoder, inputs, subword, training
 
 ROOT = Path(__file__).resolve().parent.parent
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 VOCAB_SIZE = 300
 CONFIG = {
     "results_dir": "results",
@@ -36,16 +34,6 @@ rule all:
 """
 
 
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [SNAKEMAKE, "--workflow-profile", "none", "--cores", "2", *args],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
 def make_workflow(workdir: Path, config: dict = CONFIG) -> Path:
     """A workflow with only the common and BPE rules; the corpus files are plain inputs."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -56,10 +44,10 @@ def make_workflow(workdir: Path, config: dict = CONFIG) -> Path:
 
 
 @pytest.fixture(scope="module")
-def stage(tmp_path_factory):
+def stage(tmp_path_factory, snakemake):
     workdir = tmp_path_factory.mktemp("bpe_stage")
     results = make_workflow(workdir)
-    proc = snakemake(workdir)
+    proc = snakemake(cores=2, cwd=workdir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return workdir, results
 
@@ -250,20 +238,20 @@ def planned_rules(proc: subprocess.CompletedProcess) -> set[str]:
     return {line.split()[0] for line in table.splitlines() if line.strip() and not line.startswith(("job", "-"))}
 
 
-def test_rerun_is_a_noop_and_vocab_size_reruns_only_what_depends_on_it(stage):
+def test_rerun_is_a_noop_and_vocab_size_reruns_only_what_depends_on_it(stage, snakemake):
     workdir, _ = stage
-    assert planned_rules(snakemake(workdir, "--dry-run")) == set()
+    assert planned_rules(snakemake("--dry-run", cores=2, cwd=workdir)) == set()
     changed = {**CONFIG, "bpe": {**CONFIG["bpe"], "vocab_size": VOCAB_SIZE - 10}}
     (workdir / "changed.yaml").write_text(yaml.safe_dump(changed))
-    rules = planned_rules(snakemake(workdir, "--dry-run", "--configfile", "changed.yaml"))
+    rules = planned_rules(snakemake("--dry-run", cores=2, configfile="changed.yaml", cwd=workdir))
     assert rules == {"bpe_train", "bpe_documents", "bpe_bitext", "bpe_tlm", "bpe_tokens", "all"}
 
 
-def test_empty_corpus_file_fails_with_one_line_before_training(tmp_path):
+def test_empty_corpus_file_fails_with_one_line_before_training(tmp_path, snakemake):
     results = make_workflow(tmp_path)
     empty = results / "corpus" / "unpc" / "train" / "doc.zh.txt"
     empty.write_text("\n")
-    proc = snakemake(tmp_path, "results/bpe/spm.model")
+    proc = snakemake("results/bpe/spm.model", cores=2, cwd=tmp_path)
     assert proc.returncode != 0
     lines = [line for line in proc.stderr.splitlines() if "empty corpus file" in line]
     assert len(lines) == 1 and "results/corpus/unpc/train/doc.zh.txt" in lines[0] and "'zh'" in lines[0], proc.stderr

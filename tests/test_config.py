@@ -1,8 +1,6 @@
 """The configuration contract: both shipped configs validate, defaults follow the
 protocol, and every kind of mistake is reported in one line naming the key."""
 import copy
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +9,6 @@ import yaml
 from lmvsmt import config as cfg
 
 ROOT = Path(__file__).resolve().parent.parent
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
 def _yaml(name):
@@ -98,16 +95,13 @@ def test_invalid_yaml_names_file_and_line(tmp_path):
         cfg.load(bad)
 
 
-def test_snakemake_rejects_bad_config_before_any_job(tmp_path):
+def test_snakemake_rejects_bad_config_before_any_job(tmp_path, snakemake):
     conf = _yaml("config.yaml")
     conf["results_dir"] = str(tmp_path / "results")
     conf["corpus"]["allocation"]["unit"] = "whole"
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(conf))
-    proc = subprocess.run(
-        [SNAKEMAKE, "--cores", "1", "--configfile", str(path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )
+    proc = snakemake(cores=1, configfile=path, profile=True, timeout=120)
     assert proc.returncode != 0
     errors = [l for l in (proc.stdout + proc.stderr).splitlines() if "config error" in l]
     assert errors == [
@@ -117,14 +111,11 @@ def test_snakemake_rejects_bad_config_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-def test_configfile_replaces_the_demo_default(tmp_path):
+def test_configfile_replaces_the_demo_default(tmp_path, snakemake):
     """--configfile is read as written, not merged over the demo config."""
     path = tmp_path / "minimal.yaml"
     path.write_text(f"results_dir: {tmp_path / 'r'}\n")
-    proc = subprocess.run(
-        [SNAKEMAKE, "-n", "--configfile", str(path), "--print-compilation"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )
+    proc = snakemake("-n", "--print-compilation", configfile=path, profile=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "is extended" not in proc.stdout + proc.stderr
 

@@ -8,8 +8,6 @@ import itertools
 import random
 import re
 import shutil
-import subprocess
-import sys
 import tarfile
 import zipfile
 from collections import Counter
@@ -36,7 +34,6 @@ from lmvsmt.corpus.formats import OPENSUBTITLES, UNPC
 from lmvsmt.corpus.links import BadGroup, LinkGroup, iter_link_groups, write_link_file
 
 ROOT = Path(__file__).resolve().parent.parent
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 LANGS = ["ar", "en", "fr", "zh"]
 
 
@@ -592,13 +589,6 @@ def test_align_segmentations():
 # --- the Snakemake stage -----------------------------------------------------------------
 
 
-def snakemake(configfile: Path, *targets, dry_run=False):
-    args = [SNAKEMAKE, *map(str, targets), "--workflow-profile", "none", "--cores", "2"]
-    args += ["-n"] if dry_run else []
-    args += ["--configfile", str(configfile)]  # last: it takes several values
-    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
-
-
 def stage_config(tmp_path: Path, **corpus_cfg) -> tuple[Path, dict]:
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
     cfg["results_dir"] = str(tmp_path / "results")
@@ -619,10 +609,10 @@ def corpus_stage_targets(cfg):
     return targets
 
 
-def test_snakemake_demo_corpus_stage_and_rerun_is_a_noop(tmp_path):
+def test_snakemake_demo_corpus_stage_and_rerun_is_a_noop(tmp_path, snakemake):
     configfile, cfg = stage_config(tmp_path)
     targets = corpus_stage_targets(cfg)
-    proc = snakemake(configfile, *targets)
+    proc = snakemake(*targets, cores=2, configfile=configfile)
     assert proc.returncode == 0, proc.stderr[-3000:]
     for target in targets:
         assert target.exists(), target
@@ -634,7 +624,7 @@ def test_snakemake_demo_corpus_stage_and_rerun_is_a_noop(tmp_path):
     rows = read_tsv(results / "stats" / "table6.tsv")
     assert [r["corpus"] for r in rows] == cfg["corpus"]["corpora"]
     assert all(int(r["train"]) > 0 and int(r["total"]) == int(r["train"]) + int(r["valid"]) + int(r["test"]) for r in rows)
-    rerun = snakemake(configfile, *targets, dry_run=True)
+    rerun = snakemake(*targets, "-n", cores=2, configfile=configfile)
     assert rerun.returncode == 0 and "Nothing to be done" in rerun.stdout + rerun.stderr, rerun.stdout
 
 
@@ -678,7 +668,7 @@ def _serve_real_release(http_server, tmp_path: Path, langs) -> dict:
     }
 
 
-def test_snakemake_real_sources_download_unpack_and_build(http_server, tmp_path):
+def test_snakemake_real_sources_download_unpack_and_build(http_server, tmp_path, snakemake):
     langs = ["en", "fr", "zh"]
     configfile, cfg = stage_config(tmp_path, source="real")
     cfg["languages"] = langs
@@ -692,7 +682,7 @@ def test_snakemake_real_sources_download_unpack_and_build(http_server, tmp_path)
     names = real.downloads(validated, "unpc")
     assert names["UNv1.0-TEI.links.tar.gz"] == (http_server.url("/unpc/UNv1.0-TEI.links.tar.gz"), "corpus.real.unpc.links")
     targets = corpus_stage_targets(cfg)
-    proc = snakemake(configfile, *targets)
+    proc = snakemake(*targets, cores=2, configfile=configfile)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = Path(cfg["results_dir"])
     lock = (results / "downloads.lock").read_text(encoding="utf-8")
@@ -709,9 +699,8 @@ def test_snakemake_real_sources_download_unpack_and_build(http_server, tmp_path)
         assert f"{name}: xtargets en-fr: {reading} ids first (decided by" in log
 
 
-def test_paper_dry_run_downloads_the_links_archive():
-    proc = subprocess.run([SNAKEMAKE, "results/corpus/raw/unpc", "-n", "--configfile", "config/paper.yaml"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+def test_paper_dry_run_downloads_the_links_archive(snakemake):
+    proc = snakemake("results/corpus/raw/unpc", "-n", configfile="config/paper.yaml", profile=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     downloads = set(re.findall(r"results/corpus/download/unpc/(\S+)", proc.stdout))
     assert "UNv1.0-TEI.links.tar.gz" in downloads and "UNv1.0-TEI.zh.tar.gz.00" in downloads

@@ -3,8 +3,6 @@ by the workflow, from raw files in the real sources' formats, with the right lab
 and split sizes; a rerun is a no-op and a new split seed reruns only the split step."""
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,25 +12,19 @@ from lmvsmt.downstream import demo, formats
 from lmvsmt.downstream.common import NER_LABELS, NLI_LABELS, SPLITS, UPOS_LABELS, read_split, split_path
 
 ROOT = Path(__file__).resolve().parent.parent
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 TASKS = ["SA", "NER", "POS", "NLI"]
 LANGS = ["ar", "en", "es", "fr", "ru", "zh"]
 
 
-def snakemake(configfile, *args):
-    return subprocess.run([SNAKEMAKE, "--workflow-profile", "none", "--configfile", str(configfile), *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
-
-
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
+def demo_run(tmp_path_factory, snakemake):
     tmp = tmp_path_factory.mktemp("demo")
     conf = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     conf["results_dir"] = str(tmp / "results")
     path = tmp / "demo.yaml"
     path.write_text(yaml.safe_dump(conf))
     table7 = tmp / "results" / "stats" / "table7.tsv"
-    proc = snakemake(path, "--cores", "4", str(table7))  # jobs wait on start-up, not CPU
+    proc = snakemake(table7, cores=4, configfile=path)  # jobs wait on start-up, not CPU
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return conf, path, tmp / "results"
 
@@ -84,14 +76,14 @@ def test_raw_files_are_in_the_real_formats(demo_run):
     assert {"B-PER", "B-LOC", "B-ORG"} <= ner_types  # types in the raw file, collapsed in the common one
 
 
-def test_rerun_is_a_noop_and_a_new_split_seed_reruns_only_the_splits(demo_run, tmp_path):
+def test_rerun_is_a_noop_and_a_new_split_seed_reruns_only_the_splits(demo_run, tmp_path, snakemake):
     conf, path, results = demo_run
-    proc = snakemake(path, "-n", str(results / "stats" / "table7.tsv"))
+    proc = snakemake("-n", results / "stats" / "table7.tsv", configfile=path)
     assert proc.returncode == 0 and "Nothing to be done" in proc.stdout + proc.stderr
     conf = {**conf, "downstream": {**conf["downstream"], "split_seed": 2}}
     other = tmp_path / "seed2.yaml"
     other.write_text(yaml.safe_dump(conf))
-    proc = snakemake(other, "-n", str(results / "stats" / "table7.tsv"))
+    proc = snakemake("-n", results / "stats" / "table7.tsv", configfile=other)
     assert proc.returncode == 0, proc.stderr
     jobs = dict(re.findall(r"^(downstream_\w+)\s+(\d+)$", proc.stdout, re.M))
     assert jobs == {"downstream_prepare_sentence": "12", "downstream_prepare_token": "12", "downstream_table7": "1"}

@@ -272,12 +272,9 @@ def test_inconsistent_source_entry_is_one_config_error(files, message):
     assert "downstream.sources.POS.ru.files" in str(err.value)
 
 
-def test_workflow_real_mode_over_local_server(http_server, tmp_path):
+def test_workflow_real_mode_over_local_server(http_server, tmp_path, snakemake):
     """The real-source rules end to end (NLI: two languages sharing two archives):
     downloads, extraction, splits, Table 7 and the lock file that pins every download."""
-    import subprocess
-    import sys
-
     import yaml
 
     conf = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
@@ -289,9 +286,7 @@ def test_workflow_real_mode_over_local_server(http_server, tmp_path):
     path = tmp_path / "real.yaml"
     path.write_text(yaml.safe_dump(conf))
     table7 = tmp_path / "results" / "stats" / "table7.tsv"
-    snakemake = str(Path(sys.executable).with_name("snakemake"))
-    proc = subprocess.run([snakemake, "--workflow-profile", "none", "--configfile", str(path), "--cores", "4",
-                           str(table7)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = snakemake(table7, cores=4, configfile=path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rows = [line.split("\t") for line in table7.read_text().splitlines()[1:]]
     # the fixture's dev and test files share their first four pairs: counted, kept (the default)

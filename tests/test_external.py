@@ -29,7 +29,6 @@ from lmvsmt.config import ConfigError
 from lmvsmt.download import DownloadError, read_lock
 
 ROOT = Path(__file__).resolve().parent.parent
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 OBJECTIVES = {"2-LM": "bart-lm", "2-MT": "bart-mt", "CLM": "clm", "MLM": "mlm", "TLM": "tlm"}
 RELEASE_MEMBER = "lm-vs-mt_data/processed/spm/mt-vs-lm.spm.model"  # where their scripts read it
 
@@ -99,16 +98,11 @@ def write_config(path: Path, results: Path, entries: dict, objectives=tuple(OBJE
     return path
 
 
-def snakemake(configfile: Path, *args, timeout=1800):
-    return subprocess.run([SNAKEMAKE, "--workflow-profile", "none", "--configfile", str(configfile), "--cores", "2",
-                           *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-
-
 # --------------------------------------------------------------------------- end to end
 
 
 @pytest.fixture(scope="module")
-def evaluated(toy, tmp_path_factory):
+def evaluated(toy, tmp_path_factory, snakemake):
     """The workflow run on the five served toy models: imports, result files, tables."""
     from httpserver import FixtureServer
 
@@ -120,7 +114,7 @@ def evaluated(toy, tmp_path_factory):
         configfile = write_config(tmp / "external.yaml", results, entries)
         targets = [str(results / "tables" / f"table{n}.{ext}") for n in (1, 2, 3, 4, 8, 9) for ext in ("tex", "md")]
         targets += [str(results / "pretrain" / o / "source.json") for o in OBJECTIVES]
-        proc = snakemake(configfile, *targets)
+        proc = snakemake(*targets, cores=2, configfile=configfile, timeout=1800)
         assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
         hits = {o: server.hits(f"/media/{n}/checkpoint_best.pt") for o, n in OBJECTIVES.items()}
     finally:
@@ -185,7 +179,7 @@ def test_status_follows_no_pretraining_of_external_models(evaluated):
     assert {o: v["present"] for o, v in report["evaluation"]["probe"].items()} == {o: 2 for o in OBJECTIVES}
 
 
-def test_analyses_run_on_models_trained_elsewhere(evaluated, tmp_path):
+def test_analyses_run_on_models_trained_elsewhere(evaluated, tmp_path, snakemake):
     """The companion paper's analyses on the imported models: the weight spectra of the
     authors' architectures, the transfer tables, and CKA on parallel sentences from a
     directory (this config builds no corpus); no evaluation job runs again."""
@@ -203,7 +197,7 @@ def test_analyses_run_on_models_trained_elsewhere(evaluated, tmp_path):
     configfile.write_text(yaml.safe_dump(conf))
     targets = [results / "tables" / name for name in ("spectra.md", "transfer_probe_en.md", "transfer_finetune_en.md")]
     targets.append(results / "analysis" / "similarity" / "cka_models.csv")
-    proc = snakemake(configfile, *map(str, targets))
+    proc = snakemake(*targets, cores=2, configfile=configfile, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert not re.search(r"^\s*(local)?rule (features|probe|finetune|external_\w+):", proc.stdout + proc.stderr, re.M)
     spectra = (results / "tables" / "spectra.md").read_text()
@@ -232,14 +226,14 @@ def test_wrong_sha256_is_refused_and_moved_aside(http_server, tmp_path):
     assert read_lock(tmp_path / "downloads.lock") == {}
 
 
-def test_a_mismatched_dictionary_stops_the_workflow_with_one_line(toy, tmp_path):
+def test_a_mismatched_dictionary_stops_the_workflow_with_one_line(toy, tmp_path, snakemake):
     """The CLM checkpoint with the BART dictionary (both local paths)."""
     entries = {"CLM": {"checkpoint": {"path": toy["clm"]["checkpoint"]},
                        "dictionary": {"path": toy["bart-lm"]["dictionary"]},
                        "spm": {"path": toy["release"], "member": RELEASE_MEMBER}}}
     results = tmp_path / "results"
     configfile = write_config(tmp_path / "mismatch.yaml", results, entries, objectives=["CLM"])
-    proc = snakemake(configfile, str(results / "pretrain/CLM/source.json"), timeout=600)
+    proc = snakemake(results / "pretrain/CLM/source.json", cores=2, configfile=configfile)
     assert proc.returncode != 0
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if "not the dictionary" in line]
     assert lines, proc.stderr[-3000:]
@@ -249,6 +243,7 @@ def test_a_mismatched_dictionary_stops_the_workflow_with_one_line(toy, tmp_path)
     assert not (results / "pretrain/CLM/checkpoint_best.pt").exists()
 
 
+@pytest.mark.slow
 def test_a_checkpoint_of_another_architecture_is_refused(toy, tmp_path):
     from lmvsmt.pretrain import models
 
@@ -331,9 +326,8 @@ def test_released_config_pins_the_authors_five_models():
     assert config["evaluation"]["seeds"] == [1, 2, 3, 4, 5] and config["evaluation"]["max_length"] == 128
 
 
-def test_released_dry_run_plans_no_pretraining_and_the_full_evaluation():
-    proc = subprocess.run([SNAKEMAKE, "-n", "--configfile", "config/released.yaml", "--quiet", "rules"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+def test_released_dry_run_plans_no_pretraining_and_the_full_evaluation(snakemake):
+    proc = snakemake("-n", "--quiet", "rules", configfile="config/released.yaml", profile=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, re.M)}
     assert not [r for r in jobs if r == "pretrain" or r.startswith(("corpus_", "bpe_"))], jobs

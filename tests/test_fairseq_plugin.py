@@ -166,6 +166,7 @@ def train(objective: str, config: dict, toy: Path, run_dir: Path, extra: list[st
     return [r for r in training.read_train_log(run_dir / training.RAW_LOG) if "train_loss" in r]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("objective", objectives.OBJECTIVES)
 def test_sdpa_architectures_train_like_fairseqs(objective, toy, tmp_path):
     """Dropout off (its random masks are drawn differently): the same losses and
@@ -180,6 +181,7 @@ def test_sdpa_architectures_train_like_fairseqs(objective, toy, tmp_path):
         assert a["gnorm"] == pytest.approx(b["gnorm"], rel=1e-3), objective
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("objective", ["CLM", "2-MT"])
 def test_torch_adamw_steps_like_fairseqs_adam(objective, toy, tmp_path):
     fairseq_run = train(objective, tiny_config(toy, {"attention": "fairseq", "adam": "fairseq"}, max_update=6),
@@ -221,6 +223,7 @@ print(json.dumps({"class": type(models[0]).__name__, "attention": sorted({type(m
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("objective", ["CLM", "MLM", "2-MT"])
 def test_exported_checkpoint_loads_with_plain_fairseq_and_our_evaluation(objective, toy, tmp_path):
     run_dir = tmp_path / "run"
@@ -252,6 +255,7 @@ def test_exported_checkpoint_loads_with_plain_fairseq_and_our_evaluation(objecti
         assert torch.isfinite(model.encode(tokens, "en")).all()
 
 
+@pytest.mark.slow
 def test_plugin_leaves_sys_path_alone(toy, tmp_path):
     """fairseq would put lmvsmt/pretrain/ itself first on sys.path to import the plugin."""
     train("CLM", tiny_config(toy, {"attention": "sdpa", "adam": "torch"}, max_update=1), toy, tmp_path / "run")
@@ -261,6 +265,7 @@ def test_plugin_leaves_sys_path_alone(toy, tmp_path):
 # --------------------------------------------------------------------------- bf16
 
 
+@pytest.mark.slow
 def test_bf16_trains_off_fairseqs_tpu_path(toy, tmp_path):
     """fairseq's --bf16 alone would look for an XLA device (torch_xla); with the fix it
     trains in bf16 where it is (the CPU here, CUDA on a GPU)."""

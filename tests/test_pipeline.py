@@ -6,31 +6,39 @@ import itertools
 import json
 import re
 import statistics
+from pathlib import Path
 
+import pytest
 import yaml
-from demo_run import DEMO, ROOT, snakemake
 
+from lmvsmt import config as lmvsmt_config
 from lmvsmt.evaluate import probe
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = lmvsmt_config.load(ROOT / "config" / "config.yaml")
 
 # The `demo` fixture (tests/conftest.py) runs the whole demo DAG once per session.
 
 
-def planned_rules(results, **changes):
-    """Rules a dry run would execute (with their job counts) with config sections changed."""
-    args = []
-    if changes:
-        conf = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-        for section, values in changes.items():
-            for key, value in values.items():
-                conf[section].setdefault(key, {}).update(value)
-        path = results.parent / "changed.yaml"
-        path.write_text(yaml.safe_dump(conf))
-        args = ["--configfile", str(path)]
-    proc = snakemake(results, "-n", "--quiet", "rules", *args, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, re.M))
-    jobs.pop("total", None)
-    return {rule: int(n) for rule, n in jobs.items()}
+@pytest.fixture
+def planned_rules(snakemake):
+    def planned(results, **changes):
+        """Rules a dry run would execute (with their job counts) with config sections changed."""
+        configfile = None
+        if changes:
+            conf = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+            for section, values in changes.items():
+                for key, value in values.items():
+                    conf[section].setdefault(key, {}).update(value)
+            configfile = results.parent / "changed.yaml"
+            configfile.write_text(yaml.safe_dump(conf))
+        proc = snakemake("-n", "--quiet", "rules", configfile=configfile, cores=2, results=results, profile=True,
+                         timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, re.M))
+        jobs.pop("total", None)
+        return {rule: int(n) for rule, n in jobs.items()}
+    return planned
 
 
 def test_every_evaluation_unit_has_a_result_file(demo):
@@ -74,7 +82,7 @@ def test_tables_and_pdf_are_built(demo):
     assert "2-LM" in table1 and "2-MT" in table1 and r"\pm" in table1
 
 
-def test_rerun_is_a_no_op(demo):
+def test_rerun_is_a_no_op(demo, planned_rules):
     assert planned_rules(demo) == {}
 
 
@@ -84,13 +92,13 @@ def eval_jobs():
     return len(DEMO["objectives"]) * units[DEMO["evaluation"]["job_scope"]]
 
 
-def test_finetuning_change_reruns_only_finetuning(demo):
+def test_finetuning_change_reruns_only_finetuning(demo, planned_rules):
     jobs = planned_rules(demo, evaluation={"finetune": {"lr": 0.0005}})
     assert jobs.get("finetune") == eval_jobs()
     assert not {"pretrain", "features", "probe"} & set(jobs)
 
 
-def test_probing_change_reruns_only_probing(demo):
+def test_probing_change_reruns_only_probing(demo, planned_rules):
     jobs = planned_rules(demo, evaluation={"probe": {"epochs": 4}})
     assert jobs.get("probe") == eval_jobs()
     assert not {"pretrain", "features", "finetune"} & set(jobs)
@@ -150,7 +158,7 @@ def analysis_only(jobs):
     return set(jobs) - {"all"}
 
 
-def test_analysis_changes_rerun_only_analysis_jobs(demo):
+def test_analysis_changes_rerun_only_analysis_jobs(demo, planned_rules):
     assert analysis_only(planned_rules(demo, analysis={"similarity": {"sentences": 150}})) == \
         {"cka_sentences", "cka_states", "cka", "cka_plot"}
     assert analysis_only(planned_rules(demo, analysis={"spectra": {"pairs": [["TLM", "CLM"]]}})) == \

@@ -3,8 +3,6 @@ PROTOCOL.md, batch arithmetic, config errors, and the paper dry run."""
 from __future__ import annotations
 
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,6 @@ from lmvsmt.pretrain import launch, objectives
 from lmvsmt.config import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
-SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 PAPER = lmvsmt_config.load(ROOT / "config" / "paper.yaml")
 
 
@@ -76,7 +73,7 @@ def check_paper_command(objective: str, argv: list[str]) -> None:
         assert len(pairs) == len(set(pairs)) == 30  # every direction of the six languages
 
 
-def test_paper_dry_run_prints_the_five_commands_as_in_the_protocol(tmp_path):
+def test_paper_dry_run_prints_the_five_commands_as_in_the_protocol(tmp_path, snakemake):
     """`snakemake -n --configfile config/paper.yaml` lists the five pretraining jobs
     with their fairseq commands (the rule's message)."""
     cfg = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
@@ -84,8 +81,7 @@ def test_paper_dry_run_prints_the_five_commands_as_in_the_protocol(tmp_path):
     path = tmp_path / "paper.yaml"
     path.write_text(yaml.safe_dump(cfg))
     targets = [f"{tmp_path}/results/pretrain/{o}/checkpoint_best.pt" for o in objectives.OBJECTIVES]
-    proc = subprocess.run([SNAKEMAKE, *targets, "-n", "--workflow-profile", "none", "--configfile", str(path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = snakemake(*targets, "-n", configfile=path, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     printed, costs = {}, {}
     for line in proc.stdout.splitlines():

@@ -10,7 +10,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -26,7 +25,6 @@ from lmvsmt import integrity, monitoring
 from lmvsmt.pretrain import launch, objectives, training
 
 ROOT = Path(__file__).resolve().parent.parent
-SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 OUTPUT_NAMES = dict(model="checkpoint_best.pt", dict="dict.txt", command="command.txt", config="config.yaml",
                     log="train_log.jsonl", plot="loss.png")
 
@@ -62,6 +60,7 @@ def data_dir(results: Path, objective: str) -> Path:
     return results / "data-bin" / objectives.DATASET[objective]
 
 
+@pytest.mark.slow
 def test_every_objective_trains_exports_and_yields_hidden_states(toy, tmp_path):
     config = tiny_config(toy, max_update=2, save_every=2)
     cpu = launch.Allocation("local", 1, 1, False)
@@ -116,6 +115,7 @@ def test_every_objective_trains_exports_and_yields_hidden_states(toy, tmp_path):
 TIMING = ("time", "wps", "ups", "wall", "gb_free")
 
 
+@pytest.mark.slow
 def test_two_lm_runs_with_the_same_seed_log_the_same_losses(toy, tmp_path):
     """The same config and seed reproduce the same training. 2-LM's denoising noise
     comes from torch's global generator; with fairseq's batch-buffer threads drawing
@@ -168,6 +168,7 @@ def _job_log(run_dir: Path, rank: int = 0) -> str:
     return "".join(p.read_text(errors="replace") for p in sorted((run_dir / "submitit").glob(f"*_{rank}_log.*")))
 
 
+@pytest.mark.slow
 def test_time_limit_requeues_resumes_and_the_cap_fails_clearly(toy, tmp_path):
     """SIGUSR2 is what submitit's controller (local) or Slurm (--signal) sends before
     the time limit: the job saves a checkpoint at the next update and is requeued
@@ -220,7 +221,7 @@ def test_time_limit_requeues_resumes_and_the_cap_fails_clearly(toy, tmp_path):
                      _job_log(run_dir))
 
 
-def _pretrain_workflow(toy: Path, tmp_path: Path, objective: str, **budget) -> tuple[Path, str, list[str]]:
+def _pretrain_workflow(snakemake, toy: Path, tmp_path: Path, objective: str, **budget) -> tuple[Path, str, list[str]]:
     """A results directory holding the toy data, and the Snakemake command that trains
     `objective` there: (results, target, command)."""
     results = tmp_path / "results"
@@ -233,15 +234,14 @@ def _pretrain_workflow(toy: Path, tmp_path: Path, objective: str, **budget) -> t
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(cfg))
     target = str(results / "pretrain" / objective / "checkpoint_best.pt")
-    return results, target, [SNAKEMAKE, target, "--workflow-profile", "none", "--configfile", str(path), "--cores",
-                             "1", "--allowed-rules", "pretrain"]
+    return results, target, snakemake.command(target, "--allowed-rules", "pretrain", configfile=path, cores=1)
 
 
-def test_killed_snakemake_run_resumes_from_its_checkpoint(toy, tmp_path):
+def test_killed_snakemake_run_resumes_from_its_checkpoint(toy, tmp_path, snakemake):
     """SIGKILL the whole Snakemake process group after a checkpoint was written;
     rerunning the same target (after `snakemake --unlock`) continues from the saved
     update, and a further run has nothing to do."""
-    results, target, base = _pretrain_workflow(toy, tmp_path, "TLM", max_update=40, save_every=10)
+    results, target, base = _pretrain_workflow(snakemake, toy, tmp_path, "TLM", max_update=40, save_every=10)
 
     proc = subprocess.Popen(base, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -256,8 +256,8 @@ def test_killed_snakemake_run_resumes_from_its_checkpoint(toy, tmp_path):
     _wait_for(lambda: pid is None or not _alive(pid), 10, "the killed training process to go")
     assert not Path(target).exists()
 
-    subprocess.run([*base, "--unlock"], cwd=ROOT, check=True, capture_output=True)
-    rerun = subprocess.run(base, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert snakemake.run([*base, "--unlock"]).returncode == 0
+    rerun = snakemake.run(base, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     rule_log = (results / "logs" / "pretrain" / "TLM.log").read_text()
     resumed = re.findall(r"resuming from .*checkpoint_last\.pt at update (\d+)", rule_log)
@@ -268,7 +268,7 @@ def test_killed_snakemake_run_resumes_from_its_checkpoint(toy, tmp_path):
     # Once each: the resumed run's lines replace those logged after the checkpoint.
     assert [r["update"] for r in records if "train_loss" in r] == list(range(1, 41))
 
-    again = subprocess.run([*base, "-n"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    again = snakemake.run([*base, "-n"], timeout=300)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
 
@@ -280,6 +280,7 @@ def _alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text()
 
 
+@pytest.mark.slow
 def test_loader_workers_stop_when_training_ends(toy, tmp_path):
     """Training stops mid-epoch with fairseq's persistent loader workers alive; freeing
     those loaders later (garbage collection, process exit) waits 5 s per worker before
@@ -395,11 +396,12 @@ def _intact_checkpoint(work: Path) -> Path | None:
 
 
 @pytest.mark.slow
-def test_a_full_disk_during_pretraining_is_named_in_the_console_and_at_the_end_of_the_rule_log(toy, tmp_path):
+def test_a_full_disk_during_pretraining_is_named_in_the_console_and_at_the_end_of_the_rule_log(
+        toy, tmp_path, snakemake):
     """The work directory on a small file system: the second checkpoint save fills it.
     The job's error names the checkpoint and the free space; the console and the rule
     log end with that one line."""
-    results, target, base = _pretrain_workflow(toy, tmp_path, "CLM", max_update=40, save_every=10)
+    results, target, base = _pretrain_workflow(snakemake, toy, tmp_path, "CLM", max_update=40, save_every=10)
     with damage.small_disk(tmp_path / "disk", "64m") as disk:
         (results / "work").symlink_to(disk)
         proc = subprocess.Popen(base, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

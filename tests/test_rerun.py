@@ -13,7 +13,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import termios
 import threading
 import time
@@ -28,7 +27,6 @@ from lmvsmt import integrity
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 SLICE = {
     "languages": ["en", "fr"], "objectives": ["CLM"], "tasks": ["POS"],
     "demo": {"unpc_documents": 60, "opensubtitles_documents": 40, "sentences_per_document": [4, 8],
@@ -43,7 +41,8 @@ SLICE = {
 class Slice:
     """The slice's config file and the commands a user types."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, snakemake):
+        self.snakemake = snakemake
         self.results = root / "results"
         conf = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
         for key, value in SLICE.items():
@@ -55,11 +54,11 @@ class Slice:
     def command(self, *targets: str) -> list[str]:
         """What the README's examples are: targets, cores, config file (the workflow
         profile, profiles/default, is loaded as on every run)."""
-        return [SNAKEMAKE, *(str(self.results / t) for t in targets), "--cores", "2",
-                "--configfile", str(self.configfile)]
+        return self.snakemake.command(*(self.results / t for t in targets), cores=2, configfile=self.configfile,
+                                      profile=True)
 
     def run(self, command: list[str], timeout: float = 600) -> subprocess.CompletedProcess:
-        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        return self.snakemake.run(command, timeout=timeout)
 
 
 MODEL = "pretrain/CLM/checkpoint_best.pt"
@@ -68,9 +67,9 @@ RESULTS = {mode: [f"eval/{mode}/CLM/POS/{lang}/seed{seed}.json" for lang in ("en
 
 
 @pytest.fixture(scope="module")
-def demo_slice(tmp_path_factory) -> Slice:
+def demo_slice(tmp_path_factory, snakemake) -> Slice:
     """The slice with its corpus, BPE and downstream data built (not trained)."""
-    s = Slice(tmp_path_factory.mktemp("slice"))
+    s = Slice(tmp_path_factory.mktemp("slice"), snakemake)
     upstream = ["data-bin/documents/train.bin", "downstream/POS/en/meta.json", "downstream/POS/fr/meta.json"]
     proc = s.run(s.command(*upstream))
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import textwrap
@@ -25,8 +24,9 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 CLUSTER_SCRIPT = ROOT / "tests" / "slurm" / "local-cluster.sh"
 # Test-only timing: first status check after 2 s (the plugin's default is 40 s).
 FAST = ["--slurm-init-seconds-before-status-checks", "2", "--latency-wait", "10"]
@@ -63,23 +63,6 @@ def cancel_jobs(prefix: str) -> None:
         subprocess.run(["scancel", *ids], capture_output=True)
 
 
-def snakemake(args: list[str], cwd: Path, timeout: float) -> tuple[int, str]:
-    """Run snakemake; on timeout stop it with SIGINT (it then cancels its Slurm jobs) and fail."""
-    proc = subprocess.Popen([SNAKEMAKE, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGINT)
-        try:
-            out, _ = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            out, _ = proc.communicate()
-        pytest.fail(f"snakemake {' '.join(args)} did not finish within {timeout} s:\n{out[-6000:]}")
-    return proc.returncode, out
-
-
 def sacct_jobs(name_contains: str) -> list[dict]:
     """Accounting records (allocations, not steps) of the jobs whose name contains the string."""
     fields = ["JobID", "JobName", "State", "ExitCode", "Account", "AllocTRES", "Comment"]
@@ -102,13 +85,14 @@ rule a:
 """
 
 
-def test_failed_job_fails_the_run_with_its_slurm_log_and_the_rerun_completes(slurm_cluster, job_prefix, tmp_path):
+def test_failed_job_fails_the_run_with_its_slurm_log_and_the_rerun_completes(slurm_cluster, job_prefix, tmp_path,
+                                                                             snakemake):
     (tmp_path / "Snakefile").write_text(textwrap.dedent(FAILING_WORKFLOW))
-    args = ["--profile", str(ROOT / "slurm"), "--workflow-profile", "none", *FAST,
-            "--slurm-jobname-prefix", job_prefix]
+    args = ["--profile", str(ROOT / "slurm"), *FAST, "--slurm-jobname-prefix", job_prefix]
 
-    code, out = snakemake(args, tmp_path, timeout=240)
-    assert code != 0, out[-4000:]
+    proc = snakemake(*args, cwd=tmp_path, timeout=240)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-4000:]
     logs = re.findall(r"(\S*slurm_logs/rule_a/\S*?\d+\.log)", out)
     assert logs, "no Slurm log path of rule a in the output:\n" + out[-4000:]
     log = Path(logs[0]) if Path(logs[0]).is_absolute() else tmp_path / logs[0]
@@ -118,8 +102,8 @@ def test_failed_job_fails_the_run_with_its_slurm_log_and_the_rerun_completes(slu
     assert [r["State"] for r in failed] == ["FAILED"], failed
 
     (tmp_path / "ok.flag").touch()
-    code, out = snakemake(args, tmp_path, timeout=240)
-    assert code == 0, out[-4000:]
+    proc = snakemake(*args, cwd=tmp_path, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert (tmp_path / "a.txt").read_text() == "a\n"
     assert [r["State"] for r in sacct_jobs(job_prefix)] == ["FAILED", "COMPLETED"]
 
@@ -148,7 +132,7 @@ def demo_slice_config(results: Path) -> dict:
     return cfg
 
 
-def test_demo_slice_runs_with_profile_slurm_and_its_jobs_are_in_sacct(slurm_cluster, job_prefix, tmp_path):
+def test_demo_slice_runs_with_profile_slurm_and_its_jobs_are_in_sacct(slurm_cluster, job_prefix, tmp_path, snakemake):
     import json
 
     import yaml
@@ -160,10 +144,10 @@ def test_demo_slice_runs_with_profile_slurm_and_its_jobs_are_in_sacct(slurm_clus
     targets.append(results / "eval" / "finetune" / "CLM" / "POS" / "en" / "seed1.json")
     # Exactly the user's command from the repository root (profiles/default is picked
     # up as the workflow profile), plus test timing and a job-name prefix.
-    args = ["--profile", "slurm", *FAST, "--slurm-jobname-prefix", job_prefix, *map(str, targets),
-            "--configfile", str(configfile)]
-    code, out = snakemake(args, ROOT, timeout=900)
-    assert code == 0, out[-6000:]
+    proc = snakemake("--profile", "slurm", *FAST, "--slurm-jobname-prefix", job_prefix, *targets,
+                     configfile=configfile, profile=True, timeout=900)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-6000:]
     assert "workflow specific profile profiles/default" in out
     for target in targets:
         result = json.loads(target.read_text())
@@ -216,7 +200,8 @@ def requeue_config(results: Path) -> dict:
     return cfg
 
 
-def test_submitit_pretraining_hits_time_limit_is_requeued_and_resumes(slurm_cluster, job_prefix, tmp_path):
+def test_submitit_pretraining_hits_time_limit_is_requeued_and_resumes(slurm_cluster, job_prefix, tmp_path,
+                                                                      snakemake):
     import json
 
     import yaml
@@ -229,16 +214,15 @@ def test_submitit_pretraining_hits_time_limit_is_requeued_and_resumes(slurm_clus
     target = results / "pretrain" / "CLM" / "checkpoint_best.pt"
     # With launcher slurm the pretrain rule runs on the submit host and submitit
     # submits the training job (pretrain.slurm settings).
-    args = ["--profile", "slurm", *FAST, "--slurm-jobname-prefix", job_prefix, str(target),
-            "--allowed-rules", "pretrain", "--configfile", str(configfile)]
     try:
-        code, out = snakemake(args, ROOT, timeout=600)
+        proc = snakemake("--profile", "slurm", *FAST, "--slurm-jobname-prefix", job_prefix, target,
+                         "--allowed-rules", "pretrain", configfile=configfile, profile=True)
     finally:
         for record in results.glob("work/pretrain/CLM/run-*/submitit/job.json"):
             subprocess.run(["scancel", str(json.loads(record.read_text())["job_id"])], capture_output=True)
     log_file = results / "logs" / "pretrain" / "CLM.log"
     rule_log = log_file.read_text() if log_file.exists() else ""
-    assert code == 0, out[-4000:] + rule_log[-6000:]
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:] + rule_log[-6000:]
     assert target.exists()
 
     # The log shows the stop at the time-limit signal and the resumption from that checkpoint.

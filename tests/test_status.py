@@ -13,13 +13,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from demo_run import DEMO, ROOT, snakemake
 
 from lmvsmt import config as lmvsmt_config
 from lmvsmt import monitoring, status
 from lmvsmt.pretrain import training
 
+ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config" / "config.yaml"
+DEMO = lmvsmt_config.load(CONFIG)
 N_RESULTS = len(DEMO["objectives"]) * len(DEMO["tasks"]) * len(DEMO["languages"]) * len(DEMO["evaluation"]["seeds"])
 
 
@@ -102,7 +103,7 @@ def damaged(demo, tmp_path):
     return results
 
 
-def test_removed_outputs_and_a_failed_job(damaged):
+def test_removed_outputs_and_a_failed_job(damaged, snakemake):
     """Remove outputs, break the feature cache probing reads, and let Snakemake
     fail for real on it: the status names the rule, its wildcards and its log."""
     results = damaged
@@ -110,7 +111,7 @@ def test_removed_outputs_and_a_failed_job(damaged):
     bad.write_bytes(b"not a torch file")
     target = results / "eval" / "probe" / "CLM" / "POS" / "en" / "seed1.json"
     target.unlink()
-    proc = snakemake(results, str(target), "--allowed-rules", "probe", timeout=600)
+    proc = snakemake(target, "--allowed-rules", "probe", cores=2, results=results, profile=True)
     assert proc.returncode != 0 and "Error in rule probe" in proc.stdout + proc.stderr, proc.stderr[-3000:]
 
     text, report = both_forms(results)

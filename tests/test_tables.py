@@ -1,9 +1,8 @@
 """Paper tables, plots and the tables stage of the workflow, on hand-made result files."""
+import functools
 import json
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ from lmvsmt.tables import plots
 from lmvsmt.config import validate
 
 ROOT = Path(__file__).resolve().parent.parent
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 PDFLATEX_MISSING = ("pdflatex is not installed: `make sysdeps` (as root) installs Debian's "
                     "texlive-latex-base and texlive-latex-recommended")
 
@@ -322,18 +320,12 @@ def test_bad_train_log_names_file_and_line(tmp_path):
 # --------------------------------------------------------------------------- workflow
 
 
-def snakemake(workdir, *args):
-    return subprocess.run([SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--workflow-profile", "none",
-                           "--configfile", str(workdir / "config.yaml"), "--cores", "1", *args],
-                          capture_output=True, text=True, timeout=300)
-
-
 def planned_jobs(output):
     """Rule names in the "Job stats" table of a dry run."""
     return {m.group(1) for m in re.finditer(r"^(\w+) +\d+$", output, re.M)} - {"total"}
 
 
-def test_workflow_builds_tables_alone_and_only_what_changed(tmp_path):
+def test_workflow_builds_tables_alone_and_only_what_changed(tmp_path, snakemake):
     # The demo config (valid for every stage) on a smaller grid.
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     cfg.update(results_dir="results", languages=["en", "fr"], objectives=["2-LM", "2-MT"], tasks=["SA", "NER"])
@@ -341,20 +333,21 @@ def test_workflow_builds_tables_alone_and_only_what_changed(tmp_path):
     cfg["evaluation"].update(modes=["probe"], seeds=[1, 2, 3])
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     results = tmp_path / "results"
+    in_tmp = functools.partial(snakemake, "-d", tmp_path, configfile=tmp_path / "config.yaml", cores=1, timeout=300)
     full = {k: (v + [v[-1]])[:3] for k, v in ACC.items()}  # every configured file must exist
     full[("SA", "2-MT", "fr")] = [0.1, 0.1, 0.1]
     paths = write_results(results, full)
 
-    proc = snakemake(tmp_path, "results/tables/table1.tex")
+    proc = in_tmp("results/tables/table1.tex")
     assert proc.returncode == 0, proc.stderr
     tex = (results / "tables" / "table1.tex").read_text()
     assert "SA & 2-LM & $42.00 \\pm 2.00$ & {\\boldmath$70.00 \\pm 10.00$} \\\\" in tex
     assert not (results / "tables" / "table8.tex").exists()  # asked for one table only
 
-    proc = snakemake(tmp_path, "results/tables/table1.tex")
+    proc = in_tmp("results/tables/table1.tex")
     assert proc.returncode == 0 and "Nothing to be done" in proc.stderr, proc.stderr
 
-    proc = snakemake(tmp_path, "results/tables/table2.tex")  # fine-tuning is not configured
+    proc = in_tmp("results/tables/table2.tex")  # fine-tuning is not configured
     assert proc.returncode != 0
     assert "table2 reports evaluation mode 'finetune', which config key evaluation.modes" in proc.stderr
 
@@ -370,7 +363,7 @@ def test_workflow_builds_tables_alone_and_only_what_changed(tmp_path):
                "results/plots/pretraining_loss.png"] + [f"results/tables/table{n}.csv" for n in (1, 6, 7, 8)]
     if shutil.which("pdflatex"):
         targets.append("results/tables/tables.pdf")
-    proc = snakemake(tmp_path, *targets)
+    proc = in_tmp(*targets)
     assert proc.returncode == 0, proc.stderr
     doc = (results / "tables" / "tables.tex").read_text()
     assert [ln for ln in doc.splitlines() if ln.startswith("\\input")] == \
@@ -381,7 +374,7 @@ def test_workflow_builds_tables_alone_and_only_what_changed(tmp_path):
     decimals = cfg.setdefault("tables", {}).get("decimals", 2)
     cfg["tables"]["decimals"] = decimals + 1
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
-    proc = snakemake(tmp_path, "-n", *targets, "--quiet", "rules")
+    proc = in_tmp("-n", *targets, "--quiet", "rules")
     assert proc.returncode == 0, proc.stderr
     assert planned_jobs(proc.stdout + proc.stderr) == {"result_table", "tables_document"} | pdf
     cfg["tables"]["decimals"] = decimals
@@ -389,12 +382,12 @@ def test_workflow_builds_tables_alone_and_only_what_changed(tmp_path):
 
     # A changed result file rebuilds the tables and plots that read it, nothing else.
     paths[0].write_text(json.dumps(result_record("probe", "2-LM", "SA", "en", 1, 0.46)))
-    proc = snakemake(tmp_path, "-n", *targets, "--quiet", "rules")
+    proc = in_tmp("-n", *targets, "--quiet", "rules")
     assert proc.returncode == 0, proc.stderr
     # Not the statistics tables, not the loss curves.
     assert planned_jobs(proc.stdout + proc.stderr) == {"result_table", "task_plot", "tables_document"} | pdf
 
-    proc = snakemake(tmp_path, "--report", str(tmp_path / "report.html"), *targets)
+    proc = in_tmp("--report", str(tmp_path / "report.html"), *targets)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "report.html").stat().st_size > 10000
 
