@@ -12,7 +12,7 @@ STAMP    := $(VENV)/.installed-$(REQ_HASH)
 CORES    ?= $(shell nproc)
 PYTEST_ARGS ?=
 
-.PHONY: setup sysdeps demo test status lint reference clean-venv
+.PHONY: setup sysdeps demo test test-fast status lint reference clean-venv
 
 setup: $(STAMP)
 
@@ -37,6 +37,11 @@ demo: setup sysdeps
 
 test: setup sysdeps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The unit tier: everything but the tests marked slow (those that start Snakemake,
+# train with fairseq or need Slurm); under 2 minutes on 2 cores.
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # Where a run stands (read-only, safe while Snakemake runs). Not tied to `setup`: a
 # reinstall must not happen under a running workflow. Other runs:
