@@ -46,6 +46,13 @@ calls fairseq as documented and a future fairseq only needs this module changed.
   differed from the first update. `loader_flags` turns the buffer off for such tasks,
   so the noise is drawn in the main thread between updates, always in the same order
   (loader workers draw it from their own generators, seeded from the main one).
+- fairseq-train has no callbacks. To stop at an update boundary when the job is asked
+  to (and save a checkpoint there), to learn the update it resumed from, and to copy its
+  training and validation log lines, `train` wraps four of its functions
+  (fairseq_cli.train.validate_and_save, checkpoint_utils.load_checkpoint and the JSON
+  progress bar's log and print) for the duration of one run, calling the caller's
+  `TrainHooks`. The other fairseq calls a training job needs are here too
+  (`parse_train_args`, `save_checkpoint`, `global_rank`, `any_rank`).
 - fairseq imports a --user-dir plugin by its directory name after putting the
   directory's parent first on sys.path. lmvsmt's plugin is a subpackage, whose parent
   lmvsmt/pretrain/ holds modules (training, launch, models, ...) that would then shadow
@@ -55,8 +62,9 @@ calls fairseq as documented and a future fairseq only needs this module changed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 _NO_WEIGHTS_ONLY = "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"
 
@@ -221,3 +229,115 @@ def import_user_dir(path) -> None:
         raise FairseqCompatError(f"{path}: not a package of lmvsmt")
     module = importlib.import_module(".".join([__package__, *inside.split(os.sep)]))
     sys.modules.setdefault(name, module)
+
+
+# --------------------------------------------------------------------------- fairseq-train's hooks
+
+
+def parse_train_args(argv: Sequence[str]):
+    """fairseq-train's config (omegaconf) from `argv` ([program, *flags]), with --bf16 on
+    the device fairseq would use without it (`bf16_on_cuda`)."""
+    from fairseq import options
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+
+    args = options.parse_args_and_arch(options.get_training_parser(), input_args=list(argv[1:]))
+    bf16_on_cuda(args)
+    return convert_namespace_to_omegaconf(args)
+
+
+def global_rank() -> int:
+    """This process's rank in a distributed run (0 without one)."""
+    from fairseq.distributed import utils as distributed_utils
+
+    return distributed_utils.get_global_rank()
+
+
+def any_rank(trainer, flag: bool) -> bool:
+    """True on every rank when `flag` is true on any (an all-reduce across the trainer's
+    data-parallel group; the flag itself when there is one process)."""
+    if trainer.data_parallel_world_size <= 1:
+        return flag
+    import torch
+    from fairseq.distributed import utils as distributed_utils
+
+    tensor = torch.tensor([float(flag)], device=trainer.device)
+    tensor = distributed_utils.all_reduce(tensor, group=trainer.data_parallel_process_group)
+    return bool(tensor.item() > 0)
+
+
+def save_checkpoint(cfg, trainer, epoch_itr, loss) -> None:
+    """Save checkpoint_last.pt (and what else fairseq's settings ask for) now."""
+    from fairseq import checkpoint_utils
+
+    checkpoint_utils.save_checkpoint(cfg.checkpoint, trainer, epoch_itr, loss)
+
+
+@dataclasses.dataclass
+class TrainHooks:
+    """What a caller of `train` runs at four points of fairseq-train that fairseq 0.12
+    offers no extension point for (each optional):
+
+    after_validate(cfg, trainer, epoch_itr, valid_losses, should_stop) -> should_stop:
+        after each validate_and_save, i.e. at an update boundary; may ask to stop;
+    after_load(cfg, trainer): after the checkpoint is loaded (or none found), before the
+        first update;
+    train_log(stats): each training log line (the JSON progress bar's), before fairseq
+        logs it; may raise to end training;
+    valid_log(stats, tag, step): each validation summary, before fairseq prints it.
+    """
+
+    after_validate: Callable | None = None
+    after_load: Callable | None = None
+    train_log: Callable | None = None
+    valid_log: Callable | None = None
+
+
+@contextlib.contextmanager
+def _replaced(owner, name: str, replacement) -> Iterator[None]:
+    original = getattr(owner, name)
+    setattr(owner, name, replacement)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
+
+
+def train(cfg, hooks: TrainHooks) -> None:
+    """Run fairseq-train with `cfg` (`parse_train_args`) in this process, `hooks`
+    installed for the duration of the run only."""
+    from fairseq import checkpoint_utils
+    from fairseq.distributed import utils as distributed_utils
+    from fairseq.logging import progress_bar
+    import fairseq_cli.train as fairseq_train
+
+    validate_and_save, load_checkpoint = fairseq_train.validate_and_save, checkpoint_utils.load_checkpoint
+    bar = progress_bar.JsonProgressBar
+    log, print_ = bar.log, bar.print
+    with contextlib.ExitStack() as installed:
+        if hooks.after_validate is not None:
+            def after_validate(cfg_, trainer, task, epoch_itr, valid_subsets, end_of_epoch):
+                valid_losses, should_stop = validate_and_save(cfg_, trainer, task, epoch_itr, valid_subsets,
+                                                              end_of_epoch)
+                return valid_losses, hooks.after_validate(cfg_, trainer, epoch_itr, valid_losses, should_stop)
+
+            installed.enter_context(_replaced(fairseq_train, "validate_and_save", after_validate))
+        if hooks.after_load is not None:
+            def after_load(cfg_, trainer, **kwargs):
+                out = load_checkpoint(cfg_, trainer, **kwargs)
+                hooks.after_load(cfg_, trainer)
+                return out
+
+            installed.enter_context(_replaced(checkpoint_utils, "load_checkpoint", after_load))
+        if hooks.train_log is not None:
+            def train_log(self, stats, tag=None, step=None):
+                hooks.train_log(stats)
+                return log(self, stats, tag=tag, step=step)
+
+            installed.enter_context(_replaced(bar, "log", train_log))
+        if hooks.valid_log is not None:
+            def valid_log(self, stats, tag=None, step=None):
+                hooks.valid_log(stats, tag, step)
+                return print_(self, stats, tag=tag, step=step)
+
+            installed.enter_context(_replaced(bar, "print", valid_log))
+        distributed_utils.call_main(cfg, fairseq_train.main)

@@ -37,7 +37,7 @@ import struct
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
@@ -203,16 +203,6 @@ class _StopRequest:
         raise SystemExit(f"lmvsmt: stopped on {signal.Signals(self.signum).name} after saving a checkpoint")
 
 
-@contextlib.contextmanager
-def _patched(owner, name: str, replacement) -> Iterator[None]:
-    original = getattr(owner, name)
-    setattr(owner, name, replacement)
-    try:
-        yield
-    finally:
-        setattr(owner, name, original)
-
-
 def _number(value):
     try:
         return round(float(value), 6)
@@ -248,93 +238,62 @@ def run_fairseq(argv: list[str], stop: _StopRequest | None = None, raw_log: Path
         raise PretrainError(f"the command still leaves {', '.join(objectives.unresolved(argv))} to the job")
     if "--user-dir" in argv:
         fairseq_compat.import_user_dir(argv[argv.index("--user-dir") + 1])
-    from fairseq import checkpoint_utils, options
-    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
-    from fairseq.distributed import utils as distributed_utils
-    from fairseq.logging import progress_bar
-    import fairseq_cli.train as fairseq_train
-
-    parser = options.get_training_parser()
-    args = options.parse_args_and_arch(parser, input_args=list(argv[1:]))
-    fairseq_compat.bf16_on_cuda(args)
-    cfg = convert_namespace_to_omegaconf(args)
+    cfg = fairseq_compat.parse_train_args(argv)
     state: dict[str, Any] = {"start_update": None, "last_update": 0, "stopped": False}
     live: dict[str, Any] = {}  # the trainer (not part of the returned, pickled state)
-    original_validate_and_save = fairseq_train.validate_and_save
-    original_load = checkpoint_utils.load_checkpoint
-    original_log, original_print = progress_bar.JsonProgressBar.log, progress_bar.JsonProgressBar.print
 
-    def stop_agreed(trainer) -> bool:
-        requested = bool(stop is not None and stop.requested)
-        if trainer.data_parallel_world_size > 1:
-            # Every rank must stop at the same update, or the next all-reduce hangs.
-            import torch
-
-            flag = torch.tensor([float(requested)], device=trainer.device)
-            flag = distributed_utils.all_reduce(flag, group=trainer.data_parallel_process_group)
-            requested = bool(flag.item() > 0)
-        return requested
-
-    def validate_and_save(cfg_, trainer, task, epoch_itr, valid_subsets, end_of_epoch):
-        valid_losses, should_stop = original_validate_and_save(cfg_, trainer, task, epoch_itr, valid_subsets,
-                                                               end_of_epoch)
+    def after_validate(cfg_, trainer, epoch_itr, valid_losses, should_stop) -> bool:
         state["last_update"] = trainer.get_num_updates()
         if "parameters" not in state:
             state["parameters"] = sum(p.numel() for p in trainer.model.parameters())
-        if not should_stop and stop_agreed(trainer):
+        # Every rank must stop at the same update, or the next all-reduce hangs.
+        if not should_stop and fairseq_compat.any_rank(trainer, bool(stop is not None and stop.requested)):
             interval = cfg_.checkpoint.save_interval_updates
             if not (interval and state["last_update"] % interval == 0):  # else just saved
-                checkpoint_utils.save_checkpoint(cfg_.checkpoint, trainer, epoch_itr, valid_losses[0])
+                fairseq_compat.save_checkpoint(cfg_, trainer, epoch_itr, valid_losses[0])
             state["stopped"] = should_stop = True
             print(f"lmvsmt: stopping at update {state['last_update']} for a requeue "
                   "(checkpoint_last.pt holds it)", flush=True)
-        return valid_losses, should_stop
+        return should_stop
 
-    def load_checkpoint(cfg_, trainer, **kwargs):
-        out = original_load(cfg_, trainer, **kwargs)
+    def after_load(cfg_, trainer) -> None:
         live["trainer"] = trainer
         state["start_update"] = n = trainer.get_num_updates()
         if n:
             print(f"lmvsmt: resuming from {cfg_.save_dir}/checkpoint_last.pt at update {n}", flush=True)
         else:
             print(f"lmvsmt: no checkpoint in {cfg_.save_dir}: training from scratch", flush=True)
-        return out
 
     def write(record: dict) -> None:
-        if raw_log is not None and distributed_utils.get_global_rank() == 0:
+        if raw_log is not None and fairseq_compat.global_rank() == 0:
             with open(raw_log, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(record) + "\n")
 
-    def bar_log(self, stats, tag=None, step=None):
+    def train_log(stats) -> None:
         if "loss" in stats and "num_updates" in stats:
             record = _train_record(stats)
             write(record)
-            if distributed_utils.get_global_rank() == 0:
+            if fairseq_compat.global_rank() == 0:
                 print(monitoring.progress_line(record, cfg.optimization.max_update), flush=True)
             if _nonfinite(stats["loss"]):
                 raise FloatingPointError(f"training loss {stats['loss']}")
-        return original_log(self, stats, tag=tag, step=step)
 
-    def bar_print(self, stats, tag=None, step=None):
+    def valid_log(stats, tag, step) -> None:
         if tag and tag != "train" and "loss" in stats:
             write(_valid_record(stats, step))
-        return original_print(self, stats, tag=tag, step=step)
 
     # Rank 0 chooses the resume point before it joins the other ranks' rendezvous, so
     # none of them reads checkpoint_last.pt before the choice is made. Only rank 0 can
     # tell a divergence right after the resume (and roll back).
     save_dir = Path(cfg.checkpoint.save_dir)
-    resume = choose_resume_point(save_dir) if distributed_utils.get_global_rank() == 0 else None
+    resume = choose_resume_point(save_dir) if fairseq_compat.global_rank() == 0 else None
     resumed = (integrity.member_digest(resume), resume.stat().st_mtime) if resume is not None else None
     fairseq_compat.allow_empty_splits()
     fairseq_compat.reset_process_state()
     earlier_loaders = fairseq_compat.data_loader_iterators()
     try:
-        with _patched(fairseq_train, "validate_and_save", validate_and_save), \
-                _patched(checkpoint_utils, "load_checkpoint", load_checkpoint), \
-                _patched(progress_bar.JsonProgressBar, "log", bar_log), \
-                _patched(progress_bar.JsonProgressBar, "print", bar_print):
-            distributed_utils.call_main(cfg, fairseq_train.main)
+        fairseq_compat.train(cfg, fairseq_compat.TrainHooks(after_validate=after_validate, after_load=after_load,
+                                                             train_log=train_log, valid_log=valid_log))
     except FloatingPointError as exc:
         trainer, start = live.get("trainer"), state["start_update"]
         update = trainer.get_num_updates() + 1 if trainer is not None else 0
