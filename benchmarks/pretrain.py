@@ -2,7 +2,7 @@
 and the per-GPU batch of each objective, at the demo's tiny size and at the paper's
 size, on the CPU or a GPU.
 
-Each objective trains in this process (lmvsmt.pretrain.training.run_fairseq) with the command
+Each objective trains in this process (lmvsmt.pretrain.job.run_fairseq) with the command
 the pipeline builds from its config (config/config.yaml for `demo`, config/paper.yaml
 for `paper`), launcher aside, with the pipeline's own defaults: on a GPU that is
 batch_size auto (its memory trial; candidates divide global_batch by the GPUs of the
@@ -55,7 +55,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from lmvsmt.pretrain import autotune  # noqa: E402
 from lmvsmt import config as lmvsmt_config  # noqa: E402
-from lmvsmt.pretrain import launch, objectives, training  # noqa: E402
+from lmvsmt.pretrain import job, launch, objectives, plan  # noqa: E402
 
 WARMUP = 3  # updates left out of the timing (allocation, loader start, first-batch costs)
 # Dense bf16/fp16 tensor-core peak in TFLOP/s, by a part of the device name (first match).
@@ -250,7 +250,7 @@ def measure(objective: str, cfg: dict, data_root: Path, work: Path, gpu: bool, b
         hp["max_tokens"] = None
     run_dir = work / objective
     run_dir.mkdir(parents=True, exist_ok=True)
-    data_dir = training.data_dir_of(data_root, objective)
+    data_dir = plan.data_dir_of(data_root, objective)
     row: dict = {"objective": objective}
     processes = cfg["_processes"]
     chosen = None
@@ -258,10 +258,10 @@ def measure(objective: str, cfg: dict, data_root: Path, work: Path, gpu: bool, b
         # What the pipeline would choose on one of the allocation's GPUs.
         if hp["batch_size"] != "auto":
             pcfg["global_batch"] = hp["batch_size"] * processes
-        planned = training.plan(objective, run_cfg, data_dir, run_dir,
+        planned = plan.plan(objective, run_cfg, data_dir, run_dir,
                                 launch.Allocation("local", 1, processes, gpu), check_data=True)
         (run_dir / autotune.RESOLVED).unlink(missing_ok=True)
-        _, chosen = training.resolve_auto(planned.argv, run_dir, pcfg["global_batch"], processes, headroom)
+        _, chosen = job.resolve_auto(planned.argv, run_dir, pcfg["global_batch"], processes, headroom)
     if chosen and "batch_size" in chosen:
         hp["batch_size"] = chosen["batch_size"]
         row["batch_reason"] = chosen["batch_reason"]
@@ -270,19 +270,19 @@ def measure(objective: str, cfg: dict, data_root: Path, work: Path, gpu: bool, b
     if chosen and "precision" in chosen:
         pcfg["precision"] = chosen["precision"]
     pcfg["global_batch"] = hp["batch_size"]  # update_freq 1 on this one device
-    command = training.plan(objective, run_cfg, data_dir, run_dir, launch.Allocation("local", 1, 1, gpu),
+    command = plan.plan(objective, run_cfg, data_dir, run_dir, launch.Allocation("local", 1, 1, gpu),
                             check_data=True)
-    argv, _ = training.resolve_auto(command.argv, run_dir, pcfg["global_batch"], 1, headroom)
+    argv, _ = job.resolve_auto(command.argv, run_dir, pcfg["global_batch"], 1, headroom)
     flags = dict(zip(argv, argv[1:]))
     raw = run_dir / "bench.jsonl"
     raw.unlink(missing_ok=True)
     if gpu:
         torch.cuda.empty_cache()
     if profile_to:
-        state = _profiled(lambda: training.run_fairseq(argv + ["--no-save", "--disable-validation"], raw_log=raw),
+        state = _profiled(lambda: job.run_fairseq(argv + ["--no-save", "--disable-validation"], raw_log=raw),
                           profile_to, gpu, f"{objective}, {flags['--batch-size']} sequences per step")
     else:
-        state = training.run_fairseq(argv + ["--no-save", "--disable-validation"], raw_log=raw)
+        state = job.run_fairseq(argv + ["--no-save", "--disable-validation"], raw_log=raw)
     records = [json.loads(line) for line in raw.read_text().splitlines()]
     timed = [r for r in records if "train_loss" in r and r["update"] > WARMUP]  # the first one starts the clock
     first, last = timed[0], timed[-1]
@@ -290,7 +290,7 @@ def measure(objective: str, cfg: dict, data_root: Path, work: Path, gpu: bool, b
     updates = last["update"] - first["update"]
     tokens = sum(r["wpb"] for r in timed[1:])
     sequences = sum(r["bsz"] for r in timed[1:])
-    vocab = len(Path(training.dictionary_file(objective, data_dir, cfg["languages"])).read_text().splitlines()) + 4
+    vocab = len(Path(plan.dictionary_file(objective, data_dir, cfg["languages"])).read_text().splitlines()) + 4
     size = objectives.model_size(pcfg, objective)
     precision = next((p for p in ("bf16", "fp16", "amp") if f"--{p}" in argv), "fp32")
     row.update(params_M=state["parameters"] / 1e6, batch=hp["batch_size"], precision=precision,
@@ -447,7 +447,7 @@ def run_one(size: str, label: str, objective: str, cfg: dict, data: Path, work: 
                       cfg["pretrain"]["batch_headroom"], args.profile)
     except TimeCap:
         row = {"objective": objective, "error": f"stopped at the time cap of {args.time_cap:.0f} s"}
-    except (RuntimeError, ValueError, autotune.AutotuneError, training.PretrainError) as exc:
+    except (RuntimeError, ValueError, autotune.AutotuneError, plan.PretrainError) as exc:
         row = {"objective": objective, "error": str(exc).splitlines()[0][:300]}
     finally:
         signal.alarm(0)

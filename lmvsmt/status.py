@@ -5,7 +5,7 @@ files), Snakemake's own files in the working directory (.snakemake/log, .snakema
 and, where Slurm is installed, sacct/squeue. Safe while Snakemake runs: every file the
 workflow writes is renamed into place, and a log line cut short is skipped.
 
-What is planned comes from the workflow's own planners (lmvsmt.pretrain.training.output_files,
+What is planned comes from the workflow's own planners (lmvsmt.pretrain.plan.output_files,
 lmvsmt.tables.specs.eval_results / result_tables_for / stage_targets), never re-derived here.
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Sequence
 
 from lmvsmt import monitoring
 from lmvsmt.tables import cells, specs
-from lmvsmt.pretrain import external, training
+from lmvsmt.pretrain import external, plan
 from lmvsmt.config import ConfigError, load
 
 # Slurm states (sacct/squeue) grouped as the status shows them.
@@ -306,13 +306,13 @@ def pretraining_status(config: dict, objective: str, results: Path, workdir: Pat
                        smk: SnakemakeLog | None, running: bool, incomplete: dict, now: float) -> Pretraining:
     pcfg = config["pretrain"]
     status = Pretraining(objective, "not started", pcfg["max_update"])
-    outputs = [_resolve(p, workdir) for p in training.output_files(config["results_dir"], objective)]
+    outputs = [_resolve(p, workdir) for p in plan.output_files(config["results_dir"], objective)]
     work = results / "work" / "pretrain" / objective
-    data_dir = Path(training.data_dir_of(results, objective))
+    data_dir = Path(plan.data_dir_of(results, objective))
     run_dir = None
     if data_dir.is_dir():
         try:
-            candidate = work / f"run-{training.fingerprint(config, objective, data_dir)}"
+            candidate = work / f"run-{plan.fingerprint(config, objective, data_dir)}"
             run_dir = candidate if candidate.is_dir() else None
         except (OSError, ValueError):
             run_dir = None
@@ -329,7 +329,7 @@ def pretraining_status(config: dict, objective: str, results: Path, workdir: Pat
     if run_dir is not None:
         status.run_dir = str(run_dir)
         try:
-            records = training.read_train_log(run_dir / training.RAW_LOG)
+            records = plan.read_train_log(run_dir / plan.RAW_LOG)
         except ValueError:  # a line being written: the next look reads it whole
             records = []
         train = [r for r in records if "train_loss" in r]
@@ -347,7 +347,7 @@ def pretraining_status(config: dict, objective: str, results: Path, workdir: Pat
         status.requeues = max(len(monitoring.read_starts(run_dir)) - 1, 0)
         if pcfg["launcher"] == "slurm":
             job_ids = submitit_job_ids(run_dir / "submitit")
-        live_local = lock_holder(run_dir / training.LOCK) is not None
+        live_local = lock_holder(run_dir / plan.LOCK) is not None
 
     # The rule's job in Snakemake's log (found by its outputs: a rule with a message
     # is logged without its wildcards) and its incomplete marks (the rule at work).
@@ -374,7 +374,7 @@ def pretraining_status(config: dict, objective: str, results: Path, workdir: Pat
         status.state = "queued"
     elif status.slurm_state in SLURM_RUNNING or live_local:
         status.state = "running"
-    elif run_dir is not None and (run_dir / training.DONE).exists():
+    elif run_dir is not None and (run_dir / plan.DONE).exists():
         status.state = "trained, exporting" if running else "trained, not exported"
     elif running and marked:
         status.state = "starting"

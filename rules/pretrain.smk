@@ -1,5 +1,6 @@
 # Pretraining of the five objectives with fairseq (issue 5). Logic: lmvsmt/pretrain/objectives.py
-# (commands), lmvsmt/pretrain/launch.py (submitit: local or Slurm, requeue), lmvsmt/pretrain/training.py.
+# (commands), lmvsmt/pretrain/launch.py (submitit: local or Slurm, requeue), lmvsmt/pretrain/ (plan, job,
+# checkpoints, training).
 # Checkpoints live in {RESULTS}/work/pretrain/{objective}/, which Snakemake never
 # deletes: a rerun after any interruption continues from the last checkpoint.
 import sys
@@ -7,7 +8,7 @@ import sys
 from lmvsmt import config as lmvsmt_config_errors
 from lmvsmt.pretrain import cost as lmvsmt_cost
 from lmvsmt.pretrain import objectives as lmvsmt_objectives
-from lmvsmt.pretrain import training as lmvsmt_pretrain
+from lmvsmt.pretrain import plan as lmvsmt_pretrain_plan
 
 PRETRAIN = config["pretrain"]
 PRETRAIN_OUT = f"{RESULTS}/pretrain/{{objective}}"
@@ -15,7 +16,7 @@ PRETRAIN_WORK = f"{RESULTS}/work/pretrain"
 
 try:
     # Only objectives without an external model (pretrain.external) are trained.
-    PRETRAIN_COMMANDS = lmvsmt_pretrain.planned_commands({**config, "objectives": TRAINED}, PRETRAIN_WORK)
+    PRETRAIN_COMMANDS = lmvsmt_pretrain_plan.planned_commands({**config, "objectives": TRAINED}, PRETRAIN_WORK)
 except lmvsmt_config_errors.ConfigError as exc:
     sys.exit(str(exc))  # one line, before any job runs
 
@@ -29,7 +30,7 @@ if PRETRAIN["launcher"] == "slurm":
 
 rule pretrain:
     input:
-        lambda wc: lmvsmt_pretrain.input_files(RESULTS, wc.objective, LANGUAGES),
+        lambda wc: lmvsmt_pretrain_plan.input_files(RESULTS, wc.objective, LANGUAGES),
     wildcard_constraints:
         objective=one_of(TRAINED),
     output:
@@ -43,13 +44,13 @@ rule pretrain:
         # What the trained model depends on: a change reruns the rule (training in a
         # fresh run directory). Launcher settings are left out on purpose.
         settings=lambda wc: lmvsmt_objectives.training_settings(config, wc.objective),
-        data_dir=lambda wc: lmvsmt_pretrain.data_dir_of(RESULTS, wc.objective),
+        data_dir=lambda wc: lmvsmt_pretrain_plan.data_dir_of(RESULTS, wc.objective),
         work_dir=lambda wc: f"{PRETRAIN_WORK}/{wc.objective}",
         # Display only (see lmvsmt.pretrain.objectives.PlannedCommand): not rerun triggers.
         command=lambda wc: PRETRAIN_COMMANDS[wc.objective],
         cost=lambda wc: lmvsmt_objectives.PlannedCommand(
             lmvsmt_cost.describe(
-                lmvsmt_cost.estimate(wc.objective, config, lmvsmt_pretrain.data_dir_of(RESULTS, wc.objective))
+                lmvsmt_cost.estimate(wc.objective, config, lmvsmt_pretrain_plan.data_dir_of(RESULTS, wc.objective))
             )
         ),
     message:
@@ -66,5 +67,5 @@ rule pretrain:
 
 
 FINAL_TARGETS.append(
-    lambda: [f for o in TRAINED for f in lmvsmt_pretrain.output_files(RESULTS, o)]
+    lambda: [f for o in TRAINED for f in lmvsmt_pretrain_plan.output_files(RESULTS, o)]
 )

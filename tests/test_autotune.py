@@ -17,7 +17,7 @@ import yaml
 import pretrain_toydata
 from lmvsmt.pretrain import autotune
 from lmvsmt import config as lmvsmt_config
-from lmvsmt.pretrain import objectives, training
+from lmvsmt.pretrain import job, objectives, training
 
 GIB = autotune.GIB
 PAPER = lmvsmt_config.load(Path(__file__).resolve().parent.parent / "config" / "paper.yaml")
@@ -103,7 +103,7 @@ def test_the_run_chooses_once_and_a_requeued_job_reuses_it(tmp_path, monkeypatch
     assert objectives.unresolved(command.argv) == ["--batch-size", "--update-freq", "--num-workers"]
     monkeypatch.setenv("SLURM_CPUS_PER_TASK", "8")
     logged = []
-    argv, record = training.resolve_auto(command.argv, tmp_path, 4096, 8, 0.1, make_probe=FakeTrial)
+    argv, record = job.resolve_auto(command.argv, tmp_path, 4096, 8, 0.1, make_probe=FakeTrial)
     assert record["batch_size"] == 256 and record["update_freq"] == 2 and record["processes"] == 8
     # the trial ran one process, its own per-step batch, no loader workers, in the run's precision
     trial_argv = FakeTrial.made[0]
@@ -116,7 +116,7 @@ def test_the_run_chooses_once_and_a_requeued_job_reuses_it(tmp_path, monkeypatch
     assert saved["batch_size"] == 256 and "largest divisor of 512" in saved["batch_reason"]
 
     # the requeued job: no second trial, the same batch and update_freq
-    argv2, again = training.resolve_auto(command.argv, tmp_path, 4096, 8, 0.1, make_probe=_refuse)
+    argv2, again = job.resolve_auto(command.argv, tmp_path, 4096, 8, 0.1, make_probe=_refuse)
     assert argv2 == argv and again == saved
     # a job with another process count chooses again (and says so)
     autotune.choose(gpu_command(world=4).argv, tmp_path, 4096, 4, 0.1, make_probe=FakeTrial, log=logged.append)
@@ -129,11 +129,11 @@ def test_other_ranks_wait_for_rank_0(tmp_path):
 
     def rank0():
         time.sleep(0.5)
-        training.resolve_auto(command.argv, tmp_path, 4096, 2, 0.1, make_probe=FakeTrial)
+        job.resolve_auto(command.argv, tmp_path, 4096, 2, 0.1, make_probe=FakeTrial)
 
     thread = threading.Thread(target=rank0)
     thread.start()
-    argv, record = training.resolve_auto(command.argv, tmp_path, 4096, 2, 0.1, rank=1, processes_on_node=2)
+    argv, record = job.resolve_auto(command.argv, tmp_path, 4096, 2, 0.1, rank=1, processes_on_node=2)
     thread.join()
     assert record["processes"] == 2 and not objectives.unresolved(argv)
     with pytest.raises(autotune.AutotuneError, match="rank 0 wrote no choices for 16 processes"):
@@ -145,7 +145,7 @@ def test_precision_auto_is_bf16_from_compute_capability_8(tmp_path, monkeypatch)
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a: (8, 0))
     command = gpu_command(precision="auto")
     assert objectives.PRECISION_AUTO in command.argv
-    argv, record = training.resolve_auto(command.argv, tmp_path, 4096, 8, 0.1, make_probe=FakeTrial)
+    argv, record = job.resolve_auto(command.argv, tmp_path, 4096, 8, 0.1, make_probe=FakeTrial)
     assert "--bf16" in argv and "--fp16" not in argv and record["precision"] == "bf16"
     assert "--bf16" in FakeTrial.made[-1]  # the memory trial ran in the chosen precision
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a: (7, 0))

@@ -18,7 +18,7 @@ import torch
 import pretrain_toydata
 from lmvsmt import config as lmvsmt_config
 from lmvsmt import fairseq_compat
-from lmvsmt.pretrain import launch, objectives, training
+from lmvsmt.pretrain import checkpoints, job, launch, objectives, plan, training
 
 fairseq_compat.prepare()
 from fairseq import utils as fairseq_utils  # noqa: E402
@@ -158,12 +158,12 @@ def tiny_config(results: Path, kernels: dict, max_update: int = 4, dropout: floa
 
 def train(objective: str, config: dict, toy: Path, run_dir: Path, extra: list[str] = ()) -> list[dict]:
     cpu = launch.Allocation("local", 1, 1, False)
-    command = training.plan(objective, config, toy / "data-bin" / objectives.DATASET[objective], run_dir, cpu,
+    command = plan.plan(objective, config, toy / "data-bin" / objectives.DATASET[objective], run_dir, cpu,
                             check_data=True)
-    state = training.run_fairseq([*command.argv, *extra], raw_log=run_dir / training.RAW_LOG)
+    state = job.run_fairseq([*command.argv, *extra], raw_log=run_dir / plan.RAW_LOG)
     (run_dir / "command.txt").write_text(command.shell() + "\n")
-    training.finish_run(run_dir, state)
-    return [r for r in training.read_train_log(run_dir / training.RAW_LOG) if "train_loss" in r]
+    checkpoints.finish_run(run_dir, state)
+    return [r for r in plan.read_train_log(run_dir / plan.RAW_LOG) if "train_loss" in r]
 
 
 @pytest.mark.slow

@@ -22,7 +22,7 @@ import damage
 import pretrain_toydata
 from lmvsmt import config as lmvsmt_config
 from lmvsmt import integrity, monitoring
-from lmvsmt.pretrain import launch, objectives, training
+from lmvsmt.pretrain import checkpoints, job, launch, objectives, plan, training
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT_NAMES = dict(model="checkpoint_best.pt", dict="dict.txt", command="command.txt", config="config.yaml",
@@ -66,11 +66,11 @@ def test_every_objective_trains_exports_and_yields_hidden_states(toy, tmp_path):
     cpu = launch.Allocation("local", 1, 1, False)
     for objective in objectives.OBJECTIVES:
         run_dir = tmp_path / "work" / objective
-        command = training.plan(objective, config, data_dir(toy, objective), run_dir, cpu, check_data=True)
-        state = training.run_fairseq(command.argv, raw_log=run_dir / training.RAW_LOG)
+        command = plan.plan(objective, config, data_dir(toy, objective), run_dir, cpu, check_data=True)
+        state = job.run_fairseq(command.argv, raw_log=run_dir / plan.RAW_LOG)
         assert state["last_update"] == 2 and state["start_update"] == 0 and not state["stopped"]
         (run_dir / "command.txt").write_text(command.shell() + "\n")
-        training.finish_run(run_dir, state)
+        checkpoints.finish_run(run_dir, state)
         out = tmp_path / "pretrain" / objective
         training.export_outputs(objective, config, data_dir(toy, objective), run_dir, outputs_in(out))
 
@@ -125,9 +125,9 @@ def test_two_lm_runs_with_the_same_seed_log_the_same_losses(toy, tmp_path):
     logs = []
     for run in ("first", "second"):
         run_dir = tmp_path / run
-        command = training.plan("2-LM", config, data_dir(toy, "2-LM"), run_dir, cpu, check_data=True)
-        training.run_fairseq(command.argv, raw_log=run_dir / training.RAW_LOG)
-        records = training.read_train_log(run_dir / training.RAW_LOG)
+        command = plan.plan("2-LM", config, data_dir(toy, "2-LM"), run_dir, cpu, check_data=True)
+        job.run_fairseq(command.argv, raw_log=run_dir / plan.RAW_LOG)
+        records = plan.read_train_log(run_dir / plan.RAW_LOG)
         logs.append([{k: v for k, v in r.items() if k not in TIMING} for r in records])
     assert [r["update"] for r in logs[0] if "valid_loss" in r] == [1, 2]
     assert logs[0] == logs[1]
@@ -139,7 +139,7 @@ def test_a_dictionary_without_the_shared_special_tokens_is_refused(toy, tmp_path
     lines = [line for line in (toy / "bpe" / "dict.txt").read_text().splitlines() if not line.startswith("__zh__")]
     (data / "dict.txt").write_text("\n".join(lines) + "\n")
     config = tiny_config(toy, max_update=2, save_every=2)
-    with pytest.raises(training.PretrainError, match=r"documents/dict.txt: the dictionary lacks __zh__"):
+    with pytest.raises(plan.PretrainError, match=r"documents/dict.txt: the dictionary lacks __zh__"):
         training.pretrain("CLM", config, data, tmp_path / "work", outputs_in(tmp_path / "out"))
     assert not (tmp_path / "work").exists()
 
@@ -213,7 +213,7 @@ def test_time_limit_requeues_resumes_and_the_cap_fails_clearly(toy, tmp_path):
     saved_at = int(stops[-1])
     assert saved_at > resumed_at > 0
 
-    assert Path(f"{run_dir}/checkpoint_last.pt").exists() and not (run_dir / training.DONE).exists()
+    assert Path(f"{run_dir}/checkpoint_last.pt").exists() and not (run_dir / plan.DONE).exists()
     # Each start of the training is recorded (lmvsmt.status counts the requeues from it),
     # and every log interval prints the rate and the ETA to max_update.
     assert [s["processes"] for s in monitoring.read_starts(run_dir)] == [2, 2]
@@ -262,7 +262,7 @@ def test_killed_snakemake_run_resumes_from_its_checkpoint(toy, tmp_path, snakema
     rule_log = (results / "logs" / "pretrain" / "TLM.log").read_text()
     resumed = re.findall(r"resuming from .*checkpoint_last\.pt at update (\d+)", rule_log)
     assert resumed and int(resumed[-1]) >= 10, rule_log[-3000:]
-    assert json.loads((run_dir / training.DONE).read_text()) == {"update": 40, "resumed_from": int(resumed[-1])}
+    assert json.loads((run_dir / plan.DONE).read_text()) == {"update": 40, "resumed_from": int(resumed[-1])}
     assert Path(target).exists()
     records = [json.loads(line) for line in (results / "pretrain" / "TLM" / "train_log.jsonl").read_text().splitlines()]
     # Once each: the resumed run's lines replace those logged after the checkpoint.
@@ -291,9 +291,9 @@ def test_loader_workers_stop_when_training_ends(toy, tmp_path):
     config = tiny_config(toy, max_update=3, save_every=3)
     config["pretrain"]["num_workers"] = 2
     cpu = launch.Allocation("local", 1, 1, False)
-    command = training.plan("CLM", config, data_dir(toy, "CLM"), tmp_path / "run", cpu, check_data=True)
+    command = plan.plan("CLM", config, data_dir(toy, "CLM"), tmp_path / "run", cpu, check_data=True)
     assert "--data-buffer-size" in command.argv
-    state = training.run_fairseq(command.argv)
+    state = job.run_fairseq(command.argv)
     assert state["last_update"] == 3
     assert multiprocessing.active_children() == []
 
@@ -306,11 +306,11 @@ def _interrupted_run(toy: Path, tmp_path: Path, upto: int = 10, total: int = 20,
     `every` updates), for a config that trains to `total`: (config, work root, run dir)."""
     config = tiny_config(toy, max_update=total, save_every=every)
     work = tmp_path / "work" / "CLM"
-    run_dir = work / f"run-{training.fingerprint(config, 'CLM', data_dir(toy, 'CLM'))}"
+    run_dir = work / f"run-{plan.fingerprint(config, 'CLM', data_dir(toy, 'CLM'))}"
     partial = tiny_config(toy, max_update=upto, save_every=every)
-    command = training.plan("CLM", partial, data_dir(toy, "CLM"), run_dir, launch.Allocation("local", 1, 1, False),
+    command = plan.plan("CLM", partial, data_dir(toy, "CLM"), run_dir, launch.Allocation("local", 1, 1, False),
                             check_data=True)
-    training.run_fairseq(command.argv, raw_log=run_dir / training.RAW_LOG)
+    job.run_fairseq(command.argv, raw_log=run_dir / plan.RAW_LOG)
     return config, work, run_dir
 
 
@@ -328,14 +328,14 @@ def test_bit_flipped_checkpoints_are_set_aside_and_training_resumes_from_an_inta
     for path in damaged:
         damage.flip_bits(path, 4096)
     training.pretrain("CLM", config, data_dir(toy, "CLM"), work, outputs_in(tmp_path / "out"))
-    assert json.loads((run_dir / training.DONE).read_text()) == {"update": 20, "resumed_from": 5}
+    assert json.loads((run_dir / plan.DONE).read_text()) == {"update": 20, "resumed_from": 5}
     aside = sorted(p.name for p in run_dir.glob("*.bad-*"))
     assert [name.split(".bad-")[0] for name in aside] == sorted(p.name for p in damaged)
     assert re.search(r"checkpoint_last\.pt is damaged \(Bad CRC-32 for file '[^']+'\): moved aside", _job_log(run_dir))
 
     # The exported model and the best checkpoint it came from, damaged after training:
     # the rerun restores the best one from its interval copy and exports it again.
-    best, final = run_dir / "checkpoint_best.pt", run_dir / training.FINAL / "checkpoint_best.pt"
+    best, final = run_dir / "checkpoint_best.pt", run_dir / plan.FINAL / "checkpoint_best.pt"
     digest = integrity.member_digest(best)
     damage.flip_bits(final, 4096)
     damage.flip_bits(best, 4096)
@@ -367,7 +367,7 @@ def test_a_run_that_diverges_right_after_resuming_tries_the_previous_checkpoint(
     _poison(last)
     shutil.copyfile(last, numbered)  # fairseq's copy of the same save
     training.pretrain("CLM", config, data_dir(toy, "CLM"), work, outputs_in(tmp_path / "out"))
-    assert json.loads((run_dir / training.DONE).read_text()) == {"update": 20, "resumed_from": 5}
+    assert json.loads((run_dir / plan.DONE).read_text()) == {"update": 20, "resumed_from": 5}
     note = json.loads((run_dir / launch.ROLLBACK).read_text())
     assert (note["diverged_at"], note["resumed_from"], note["resume_at"]) == (11, 10, 5)
     assert sorted(name.split(".diverged-")[0] for name in note["set_aside"]) == sorted([last.name, numbered.name])

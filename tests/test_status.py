@@ -16,7 +16,7 @@ import pytest
 
 from lmvsmt import config as lmvsmt_config
 from lmvsmt import monitoring, status
-from lmvsmt.pretrain import training
+from lmvsmt.pretrain import plan
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config" / "config.yaml"
@@ -139,17 +139,17 @@ def test_training_in_progress_local_and_on_slurm(damaged, tmp_path, monkeypatch)
     results = damaged
     (results / "pretrain" / "CLM" / "checkpoint_best.pt").unlink()
     (run_dir,) = (results / "work" / "pretrain" / "CLM").glob("run-*")
-    (run_dir / training.DONE).unlink()
+    (run_dir / plan.DONE).unlink()
     # Three starts of the training: two requeues.
     (run_dir / monitoring.STARTS).write_text('{"time": 1, "job_id": "1", "host": "h", "processes": 1}\n' * 3)
-    with open(run_dir / training.LOCK, "a+") as lock:
+    with open(run_dir / plan.LOCK, "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        assert status.lock_holder(run_dir / training.LOCK) == os.getpid()
+        assert status.lock_holder(run_dir / plan.LOCK) == os.getpid()
         text, report = both_forms(results)
     clm = by_objective(report)["CLM"]
     assert clm["state"] == "running" and clm["requeues"] == 2 and clm["slurm_job_id"] is None
     assert "running, requeued 2x" in text
-    assert status.lock_holder(run_dir / training.LOCK) is None
+    assert status.lock_holder(run_dir / plan.LOCK) is None
 
     # launcher slurm: submitit's files name the job; a fake sacct answers as Slurm does.
     config = lmvsmt_config.load(CONFIG)

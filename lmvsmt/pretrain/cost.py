@@ -42,7 +42,7 @@ class Estimate:
 
 def _bitext_target_length(config: dict, data_dir: Path) -> float | None:
     """Mean target length of the 2-MT directions in the binarized bitext (None: not built)."""
-    from lmvsmt.pretrain.training import indexed_sizes
+    from lmvsmt.pretrain.plan import indexed_sizes
 
     hp = objectives.hyperparameters(config["pretrain"], "2-MT")
     tokens = items = 0
@@ -116,7 +116,7 @@ def describe(est: Estimate) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     from lmvsmt import config as lmvsmt_config
-    from lmvsmt.pretrain.training import data_dir_of
+    from lmvsmt.pretrain.plan import data_dir_of
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configfile", default="config/paper.yaml")

@@ -1,6 +1,6 @@
 """Launching a pretraining job through submitit, on this machine or on Slurm.
 
-The job is a picklable callable (lmvsmt.pretrain.training.TrainingJob) run once per
+The job is a picklable callable (lmvsmt.pretrain.job.TrainingJob) run once per
 process (one process per GPU, or one CPU process). At the time limit (or on
 preemption) submitit sends SIGUSR2 `signal_delay_s` seconds early; the job saves a
 checkpoint at the next update boundary and hands over to submitit, which requeues
@@ -33,7 +33,7 @@ from lmvsmt.io import atomic_write, disk_full_error, read_json
 log = logging.getLogger(__name__)
 
 # Written into the run directory by a job that diverged right after resuming and moved
-# that checkpoint aside (lmvsmt.pretrain.training.roll_back): the job is resubmitted.
+# that checkpoint aside (lmvsmt.pretrain.checkpoints.roll_back): the job is resubmitted.
 ROLLBACK = "rollback.json"
 # Slurm states in which a job may still produce its result.
 _ACTIVE = {"PENDING", "RUNNING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "COMPLETING",
@@ -177,7 +177,7 @@ def _submit(job_fn: Callable[[], Any], pcfg: dict, objective: str, alloc: Alloca
 
 def _rolled_back(save_dir: Path, job) -> bool:
     """Whether `job` diverged right after resuming and moved that checkpoint aside
-    (lmvsmt.pretrain.training.roll_back), so that a new job resumes from the one before."""
+    (lmvsmt.pretrain.checkpoints.roll_back), so that a new job resumes from the one before."""
     try:
         return str(read_json(save_dir / ROLLBACK).get("job_id")) == str(job.job_id)
     except (OSError, ValueError, AttributeError):
@@ -259,7 +259,7 @@ def _reason(exc: Exception) -> str:
 
 
 def _strip_module(line: str) -> str:
-    """'lmvsmt.pretrain.training.PretrainError: x' -> 'PretrainError: x'."""
+    """'lmvsmt.pretrain.plan.PretrainError: x' -> 'PretrainError: x'."""
     head, sep, rest = line.partition(":")
     return head.rsplit(".", 1)[-1] + sep + rest if _EXCEPTION_LINE.match(line) else line
 
