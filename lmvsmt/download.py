@@ -26,6 +26,10 @@ verification: moved aside, never used, never deleted).
 
 A server that sends neither Content-Length nor chunked encoding cannot signal a
 cut connection; such downloads are caught by `expected_size` or the lock file.
+
+Over 400 lines on purpose: the lock file, the resumable transfer and the verification
+are one protocol (every way through `fetch` ends in the same verify-then-rename), which
+is checked for holes best when read in one place.
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lmvsmt import config as lmvsmt_config
-from lmvsmt import monitoring, status
+from lmvsmt import monitoring, runstate, status
 from lmvsmt.pretrain import plan
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -265,10 +265,10 @@ Job 4 has been submitted with SLURM jobid 5151 (log: {tmp_path}/.snakemake/slurm
     short = base64.urlsafe_b64encode(b"results/pretrain/CLM/dict.txt").decode()
     (marks / short).write_text('{"external_jobid": null}')
     (marks / "migration_underway").write_text("")
-    assert status.incomplete_outputs(tmp_path) == {
+    assert runstate.incomplete_outputs(tmp_path) == {
         str(tmp_path / f"results/pretrain/CLM/{'x' * 300}.pt"): "5151",
         str(tmp_path / "results/pretrain/CLM/dict.txt"): None}
-    parsed = status.latest_snakemake_log(tmp_path, (tmp_path / "results").resolve())
+    parsed = runstate.latest_snakemake_log(tmp_path, (tmp_path / "results").resolve())
     job = parsed.jobs["7"]
     assert (job.rule, job.wildcards, job.failed, job.slurm_job_id) == (
         "finetune", {"objective": "CLM", "task": "POS", "lang": "en"}, True, "5150")
@@ -278,7 +278,7 @@ Job 4 has been submitted with SLURM jobid 5151 (log: {tmp_path}/.snakemake/slurm
     pretraining = parsed.jobs["4"]
     assert (pretraining.rule, pretraining.slurm_job_id) == ("?", "5151")
     assert pretraining.description.startswith("pretrain CLM: fairseq-train ")
-    assert status.latest_snakemake_log(tmp_path, (tmp_path / "other").resolve()) is None
+    assert runstate.latest_snakemake_log(tmp_path, (tmp_path / "other").resolve()) is None
 
 
 def test_monitoring_flags_reach_fairseq_and_change_no_result():
