@@ -10,6 +10,9 @@ languages. Function words and affixes are fixed per language; typology:
     ru  SOV, Adj-N, no article, accusative case on objects, future auxiliary
     ar  VSO, N-Adj, definite prefix on nouns and adjectives, prefix/suffix conjugation
     zh  SVO, Adj-de-N, no inflection, aspect particles, pre-verbal location, no spaces
+
+Over 400 lines on purpose: six short grammars side by side, compared best in one file
+against the table above.
 """
 from __future__ import annotations
 
