@@ -138,13 +138,10 @@ class FairseqTrial:
         fairseq_compat.allow_empty_splits()
         if "--user-dir" in argv:
             fairseq_compat.import_user_dir(argv[argv.index("--user-dir") + 1])
-        from fairseq import options, tasks, utils
-        from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+        from fairseq import tasks, utils
         from fairseq.trainer import Trainer
 
-        args = options.parse_args_and_arch(options.get_training_parser(), input_args=list(argv[1:]))
-        fairseq_compat.bf16_on_cuda(args)
-        cfg = convert_namespace_to_omegaconf(args)
+        cfg = fairseq_compat.parse_train_args(argv)
         task = tasks.setup_task(cfg.task)
         split = cfg.dataset.train_subset
         task.load_dataset(split, epoch=1, combine=True)
