@@ -210,36 +210,37 @@ def test_the_rule_log_ends_with_the_line_the_console_shows(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_corpus_download_that_changed_stops_the_unpacking_and_is_downloaded_again(tmp_path):
+def test_a_corpus_download_that_changed_stops_the_unpacking_and_is_downloaded_again(http_server, tmp_path, snakemake):
     """A release file emptied after its download (its size and sha256 are in
     downloads.lock): Snakemake reruns the unpacking, which stops with one line and moves
     the file aside, never used. The same command then finishes (the corpus built from the
     intact download is kept), and whatever needs the file again downloads it afresh."""
-    from test_corpus import _pack_real_release, corpus_stage_targets, snakemake, stage_config
+    from test_corpus import _serve_real_release, corpus_stage_targets, stage_config
 
     langs = ["en", "zh"]
-    server = _pack_real_release(tmp_path, langs)
     configfile, cfg = stage_config(tmp_path, source="real", corpora=["opensubtitles"])
     cfg["languages"] = langs
-    cfg["corpus"]["real"] = {"opensubtitles": {"base_url": (server / "os").as_uri()}}
+    cfg["corpus"]["real"] = {"opensubtitles": _serve_real_release(http_server, tmp_path, langs)["opensubtitles"]}
     configfile.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     targets = corpus_stage_targets(cfg)
-    assert snakemake(configfile, *targets).returncode == 0
+    first = snakemake(*targets, cores=2, configfile=configfile)
+    assert first.returncode == 0, first.stderr[-3000:]
     results = Path(cfg["results_dir"])
     allocation = (results / "corpus" / "opensubtitles" / "allocation.capped.tsv").read_text()
     download = results / "corpus" / "download" / "opensubtitles" / "en.zip"
     size = download.stat().st_size
     download.write_bytes(b"")
 
-    failed = snakemake(configfile, *targets)
+    failed = snakemake(*targets, cores=2, configfile=configfile)
     assert failed.returncode != 0
     expected = (f"existing {download} has 0 bytes but {Path(cfg['results_dir']) / 'downloads.lock'} says {size} "
-                f"for {(server / 'os' / 'raw' / 'en.zip').as_uri()}; moved aside to en.zip.bad-")
+                f"for {http_server.url('/os/raw/en.zip')}; moved aside to en.zip.bad-")
     assert any(line.startswith(expected) for line in failed.stderr.splitlines()), failed.stderr[-3000:]
     assert "Traceback" not in failed.stderr
-    rerun = snakemake(configfile, *targets)
+    rerun = snakemake(*targets, cores=2, configfile=configfile)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert (results / "corpus" / "opensubtitles" / "allocation.capped.tsv").read_text() == allocation
-    unpacked = snakemake(configfile, results / "corpus" / "raw" / "opensubtitles")
+    unpacked = snakemake(results / "corpus" / "raw" / "opensubtitles", cores=2, configfile=configfile)
     assert unpacked.returncode == 0, unpacked.stderr[-3000:]
     assert download.stat().st_size == size
+    assert len(http_server.hits("/os/raw/en.zip")) == 2
