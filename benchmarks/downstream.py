@@ -19,12 +19,13 @@ import time
 from pathlib import Path
 
 from lmvsmt import config as cfg
+from lmvsmt import vocabulary
 from lmvsmt.downstream import demo, prepare
 from lmvsmt.downstream.sources import write_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
-TASKS = ["SA", "NER", "POS", "NLI"]
-LANGS = ["ar", "en", "es", "fr", "ru", "zh"]
+TASKS = list(vocabulary.TASKS)
+LANGS = list(vocabulary.LANGUAGES)
 TARGET_SECONDS = 30.0
 
 

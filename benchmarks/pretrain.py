@@ -55,6 +55,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from lmvsmt.pretrain import autotune  # noqa: E402
 from lmvsmt import config as lmvsmt_config  # noqa: E402
+from lmvsmt import vocabulary  # noqa: E402
 from lmvsmt.pretrain import job, launch, objectives, plan  # noqa: E402
 
 WARMUP = 3  # updates left out of the timing (allocation, loader start, first-batch costs)
@@ -80,7 +81,7 @@ def peak_tflops(device_name: str, given: float | None) -> float | None:
 def flops_per_token(objective: str, size: dict, hp: dict, vocab: int, seq_len: float) -> float:
     """The formulas of the module docstring."""
     d, f = size["embed_dim"], size["ffn_dim"]
-    if objective in objectives.DOUBLE_STACK:
+    if objective in vocabulary.DOUBLE_STACK:
         le, ld = size["encoder_layers"], size["decoder_layers"]
         return 6 * (le * (4 * d * d + 2 * d * f) + ld * (8 * d * d + 2 * d * f) + d * vocab) + \
             12 * d * seq_len * (le + 2 * ld)
@@ -323,7 +324,7 @@ def _commit() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", nargs="+", default=["demo", "paper"], choices=["demo", "paper"])
-    parser.add_argument("--objectives", nargs="+", default=list(objectives.OBJECTIVES))
+    parser.add_argument("--objectives", nargs="+", default=list(vocabulary.OBJECTIVES))
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--updates", type=int, default=30, help="timed updates per objective (after the warm-up)")
     parser.add_argument("--as-committed", action="store_true",

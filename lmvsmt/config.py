@@ -16,6 +16,7 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 
+from lmvsmt.errors import LmvsmtError
 from lmvsmt.io import open_text
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -23,7 +24,7 @@ SCHEMA_DIR = REPO_ROOT / "workflow" / "schemas"
 SCHEMA_FILE = SCHEMA_DIR / "config.schema.yaml"
 
 
-class ConfigError(ValueError):
+class ConfigError(LmvsmtError, ValueError):
     """A configuration problem, described in one line."""
 
 

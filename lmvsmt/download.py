@@ -59,6 +59,7 @@ from typing import IO, Iterable, Iterator
 
 from tqdm import tqdm
 
+from lmvsmt.errors import LmvsmtError
 from lmvsmt.io import atomic_write, move_aside, read_text
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ _USER_AGENT = "lmvsmt-downloader/1 (+https://github.com/Helsinki-NLP/lm-vs-mt)"
 _TRANSIENT_4XX = {408, 425, 429}
 
 
-class DownloadError(RuntimeError):
+class DownloadError(LmvsmtError, RuntimeError):
     """A download that cannot succeed; the message is one line naming the URL or
     file and the config key it came from."""
 

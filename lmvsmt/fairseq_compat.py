@@ -66,10 +66,12 @@ import dataclasses
 import os
 from typing import Callable, Iterator, Sequence
 
+from lmvsmt.errors import LmvsmtError
+
 _NO_WEIGHTS_ONLY = "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"
 
 
-class FairseqCompatError(RuntimeError):
+class FairseqCompatError(LmvsmtError, RuntimeError):
     """The environment or a command line cannot work with fairseq 0.12."""
 
 

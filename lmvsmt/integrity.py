@@ -20,12 +20,13 @@ import zipfile
 import zlib
 from pathlib import Path
 
+from lmvsmt.errors import LmvsmtError
 from lmvsmt.io import move_aside
 
 CHUNK = 1 << 20
 
 
-class DamagedFileError(RuntimeError):
+class DamagedFileError(LmvsmtError, RuntimeError):
     """An artifact that does not read back as written; the message names it, what is
     wrong, and the command that regenerates it."""
 

@@ -15,6 +15,8 @@ import traceback
 from pathlib import Path
 from typing import IO, Any, Iterator
 
+from lmvsmt.errors import LmvsmtError
+
 # Errors of a full disk or an exhausted quota.
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 # Below this much free space a failed write is blamed on the full disk even when the
@@ -22,7 +24,7 @@ _NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 _NEARLY_FULL = 1 << 20
 
 
-class DiskFullError(OSError):
+class DiskFullError(LmvsmtError, OSError):
     """A write failed because its file system is full; the message names the path
     and the free space."""
 
@@ -34,7 +36,7 @@ class DiskFullError(OSError):
         return self.message
 
 
-class FileDecodeError(ValueError):
+class FileDecodeError(LmvsmtError, ValueError):
     """A text file that is not valid UTF-8 (or a JSON file that does not parse),
     named with the line."""
 
@@ -159,6 +161,23 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield Path(tmp)
 
 
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary directory beside `path`, moved into place on success
+    (replacing `path`) and removed on failure."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def copy_file(src: str | os.PathLike, dst: str | os.PathLike) -> None:
     """Copy `src` to `dst` atomically."""
     with atomic_path(dst) as tmp:
@@ -235,7 +254,7 @@ def read_json(path: str | os.PathLike) -> Any:
 
 def _ours(exc: BaseException) -> bool:
     """An lmvsmt error: its message is one line meant for the user (no traceback)."""
-    return type(exc).__module__.split(".")[0] == "lmvsmt"
+    return isinstance(exc, LmvsmtError)
 
 
 def _summary(exc: BaseException) -> str | None:
@@ -307,14 +326,3 @@ def rule_log(path: str | os.PathLike | None) -> Iterator[None]:
             os.close(saved[1])
     if one_line is not None:
         raise SystemExit(one_line)
-
-
-@contextlib.contextmanager
-def one_line_errors(*errors: type[BaseException], logger: str = "lmvsmt") -> Iterator[None]:
-    """Turn the expected problems `errors` (bad data, a failed download, a bad config or
-    model) into one line, in the log and as the job's exit message, instead of a traceback."""
-    try:
-        yield
-    except errors as err:
-        logging.getLogger(logger).error("%s", err)
-        raise SystemExit(str(err)) from None

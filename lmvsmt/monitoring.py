@@ -22,9 +22,10 @@ import socket
 import time
 from pathlib import Path
 
+from lmvsmt.layout import TENSORBOARD
+
 log = logging.getLogger(__name__)
 
-TENSORBOARD = "{results}/tensorboard"
 # One line per start of a training run (first start, requeue, resubmission, rerun).
 STARTS = "starts.jsonl"
 

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
-from lmvsmt import monitoring
+from lmvsmt import layout, monitoring
 from lmvsmt.config import ConfigError, load
 from lmvsmt.pretrain import external, plan
 from lmvsmt.runstate import (SLURM_QUEUED, SLURM_RUNNING, SnakemakeJob, SnakemakeLog, incomplete_outputs,
@@ -87,7 +87,7 @@ def pretraining_status(config: dict, objective: str, results: Path, workdir: Pat
     pcfg = config["pretrain"]
     status = Pretraining(objective, "not started", pcfg["max_update"])
     outputs = [resolve(p, workdir) for p in plan.output_files(config["results_dir"], objective)]
-    work = results / "work" / "pretrain" / objective
+    work = Path(layout.fill(layout.PRETRAIN_WORK, results=results)) / objective
     data_dir = Path(plan.data_dir_of(results, objective))
     run_dir = None
     if data_dir.is_dir():

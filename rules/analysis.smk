@@ -94,6 +94,7 @@ rule cka_states:
     output:
         OUT.states,
     params:
+        model_dir=path_param(MODEL_DIR),
         batch_size=SIMILARITY["batch_size"],
         max_length=SIMILARITY["max_length"],
         decoder=SIMILARITY["decoder"],
@@ -178,6 +179,8 @@ rule spectra:
         differences=OUT.spectra_differences,
     params:
         objectives=OBJECTIVES,
+        # where the models are, as the inputs say (so no rerun trigger of its own)
+        model_dirs=lambda wildcards, input: [layout.model_dir(RESULTS, o) for o in OBJECTIVES],
         pairs=lambda wc: analysis_outputs.spectra_pairs(config),
     threads: EVAL["threads"]
     log:

@@ -2,27 +2,29 @@
 # one SentencePiece BPE model, ONE fairseq dictionary, and per-objective datasets
 # binarized with that dictionary. Logic: lmvsmt/bpe/.
 from lmvsmt.bpe import binarize as lmvsmt_binarize
-from lmvsmt.bpe import inputs as lmvsmt_bpe_inputs
 
 BPE = config["bpe"]
 BPE_CORPORA = config["corpus"]["corpora"]
-BPE_DIR = f"{RESULTS}/bpe"
-DATA_BIN = f"{RESULTS}/data-bin"
+SPM_MODEL = layout.fill(layout.SPM_MODEL, results=RESULTS)
+SPM_VOCAB = layout.fill(layout.SPM_VOCAB, results=RESULTS)
+BPE_DICT = layout.fill(layout.BPE_DICT, results=RESULTS)
+BPE_SAMPLE = layout.fill(layout.BPE_SAMPLE, results=RESULTS)
+TOKEN_STATS = layout.stats(RESULTS, "tokens")
 # Datasets the objectives this workflow trains train on (documents serve CLM, MLM and
 # 2-LM); a model trained elsewhere brings its own subword model and dictionary.
-BPE_DATASETS = sorted({lmvsmt_binarize.OBJECTIVE_DATASETS[o] for o in TRAINED})
+BPE_DATASETS = sorted({vocabulary.DATASET[o] for o in TRAINED})
 # Files of each dataset directory besides tokens.tsv.
 BPE_DATASET_FILES = {
     dataset: [
-        f"{DATA_BIN}/{dataset}/{name}"
+        f"{layout.data_bin(RESULTS, dataset)}/{name}"
         for name in lmvsmt_binarize.output_names(dataset, LANGUAGES)
     ]
     for dataset in ("documents", "bitext", "tlm")
 }
 BPE_TARGETS = (
-    [f"{BPE_DIR}/spm.model", f"{BPE_DIR}/spm.vocab", f"{BPE_DIR}/dict.txt"]
+    [SPM_MODEL, SPM_VOCAB, BPE_DICT]
     + [path for dataset in BPE_DATASETS for path in BPE_DATASET_FILES[dataset]]
-    + [f"{RESULTS}/stats/tokens.tsv"]
+    + [TOKEN_STATS]
 )
 
 
@@ -30,10 +32,11 @@ rule bpe_sample:
     # Checks every document file first (one line on an empty file or a missing
     # language), then draws the language-balanced training sample.
     input:
-        list(lmvsmt_bpe_inputs.document_files(RESULTS, BPE_CORPORA, LANGUAGES).values()),
+        list(layout.corpus_documents(RESULTS, BPE_CORPORA, LANGUAGES).values()),
     output:
-        f"{BPE_DIR}/train_sample.txt",
+        BPE_SAMPLE,
     params:
+        results=path_param(RESULTS),
         corpora=BPE_CORPORA,
         languages=LANGUAGES,
         size=BPE["input_sentence_size"],
@@ -50,11 +53,11 @@ rule bpe_sample:
 
 rule bpe_train:
     input:
-        f"{BPE_DIR}/train_sample.txt",
+        BPE_SAMPLE,
     output:
-        model=f"{BPE_DIR}/spm.model",
-        vocab=f"{BPE_DIR}/spm.vocab",
-        dict=f"{BPE_DIR}/dict.txt",
+        model=SPM_MODEL,
+        vocab=SPM_VOCAB,
+        dict=BPE_DICT,
     params:
         vocab_size=BPE["vocab_size"],
         character_coverage=BPE["character_coverage"],
@@ -82,12 +85,15 @@ for _dataset in ("documents", "bitext", "tlm"):
             f"bpe_{_dataset}"
         input:
             corpus=lmvsmt_binarize.input_paths(_dataset, RESULTS, BPE_CORPORA, LANGUAGES),
-            model=f"{BPE_DIR}/spm.model",
-            dict=f"{BPE_DIR}/dict.txt",
+            model=SPM_MODEL,
+            dict=BPE_DICT,
         output:
             data=BPE_DATASET_FILES[_dataset],
-            tokens=f"{DATA_BIN}/{_dataset}/tokens.tsv",
+            tokens=f"{layout.data_bin(RESULTS, _dataset)}/tokens.tsv",
         params:
+            results=path_param(RESULTS),
+            out_dir=path_param(layout.data_bin(RESULTS, _dataset)),
+            work_dir=path_param(layout.fill(layout.BPE_WORK, results=RESULTS)),
             dataset=_dataset,
             corpora=BPE_CORPORA,
             languages=LANGUAGES,
@@ -104,9 +110,9 @@ for _dataset in ("documents", "bitext", "tlm"):
 
 rule bpe_tokens:
     input:
-        [f"{DATA_BIN}/{dataset}/tokens.tsv" for dataset in BPE_DATASETS],
+        [f"{layout.data_bin(RESULTS, dataset)}/tokens.tsv" for dataset in BPE_DATASETS],
     output:
-        f"{RESULTS}/stats/tokens.tsv",
+        TOKEN_STATS,
     params:
         datasets=BPE_DATASETS,
         objectives=TRAINED,

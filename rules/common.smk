@@ -3,6 +3,7 @@ import re
 import sys
 
 from lmvsmt import config as lmvsmt_config
+from lmvsmt import layout, vocabulary
 from lmvsmt.pretrain import external as lmvsmt_external
 
 _config_sources = [str(f) for f in workflow.configfiles]
@@ -15,6 +16,7 @@ except lmvsmt_config.ConfigError as exc:
     sys.exit(str(exc))
 
 RESULTS = config["results_dir"]
+DOWNLOADS_LOCK = layout.fill(layout.DOWNLOADS_LOCK, results=RESULTS)
 LANGUAGES = config["languages"]
 OBJECTIVES = config["objectives"]
 TASKS = config["tasks"]
@@ -43,14 +45,21 @@ def all_targets(wildcards=None):
     return [target for stage in FINAL_TARGETS for target in stage()]
 
 
+def path_param(pattern):
+    """A path of the layout for a script (`pattern` with the job's wildcards), as a
+    param. It says where the job's files are, as its outputs do, so it is declared as
+    derived from them (no rerun trigger of its own)."""
+    return lambda wildcards, output: layout.fill(pattern, **dict(wildcards.items()))
+
+
 def logpath(rule_name, pattern=""):
     """Log file of a rule: results/logs/<rule>/<wildcards>.log."""
-    return f"{RESULTS}/logs/{rule_name}/{pattern or rule_name}.log"
+    return layout.log(RESULTS, rule_name, pattern)
 
 
 def benchpath(rule_name, pattern=""):
     """Benchmark file of a rule: results/benchmarks/<rule>/<wildcards>.tsv."""
-    return f"{RESULTS}/benchmarks/{rule_name}/{pattern or rule_name}.tsv"
+    return layout.benchmark(RESULTS, rule_name, pattern)
 
 
 wildcard_constraints:
@@ -63,20 +72,17 @@ wildcard_constraints:
 
 
 # --- Evaluation (rules/evaluate.smk) -------------------------------------------
-from lmvsmt.analysis.outputs import TRANSFER_RESULT
-from lmvsmt.taskdata import TASK_SUFFIX
+from lmvsmt.downstream.common import split_path
+from lmvsmt.vocabulary import SPLITS
 
 EVAL = config["evaluation"]
 SEEDS = EVAL["seeds"]
 MODES = EVAL["modes"]
-MODEL_DIR = f"{RESULTS}/pretrain/{{objective}}"
-FEATURES = f"{RESULTS}/features/{{objective}}/{{task}}/{{lang}}/features.pt"
-RESULT = f"{RESULTS}/eval/{{mode}}/{{objective}}/{{task}}/{{lang}}/seed{{seed}}.json"
+MODEL_DIR = layout.fill(layout.MODEL, results=RESULTS)
+FEATURES = layout.fill(layout.FEATURES, results=RESULTS)
+RESULT = layout.fill(layout.EVAL_RESULT, results=RESULTS)
 # Zero-shot transfer results: {lang} is the training language.
-TRANSFER = TRANSFER_RESULT.format(
-    results=RESULTS,
-    **{k: f"{{{k}}}" for k in ("mode", "objective", "task", "lang", "test_lang", "seed")},
-)
+TRANSFER = layout.fill(layout.TRANSFER_RESULT, results=RESULTS)
 # What one evaluation job covers (evaluation.job_scope): one language of a task, all
 # languages of a task, or all tasks and languages of an objective.
 SCOPE = EVAL["job_scope"]
@@ -105,14 +111,14 @@ def subword_model(wc):
 
 
 def data_dir(task, lang):
-    return f"{RESULTS}/downstream/{task}/{lang}"
+    return layout.downstream_dir(RESULTS, task, lang)
 
 
 def task_data(wc):
     return [
-        f"{data_dir(task, lang)}/{split}.{TASK_SUFFIX[task]}"
+        str(split_path(data_dir(task, lang), task, split))
         for task, lang in job_units(wc)
-        for split in ("train", "valid", "test")
+        for split in SPLITS
     ]
 
 
@@ -122,7 +128,7 @@ def job_tasks(wc):
 
 def transfer_test_data(wc):
     """The test sets of every language of a job's tasks (fine-tuning scores them all)."""
-    return [f"{data_dir(task, lang)}/test.{TASK_SUFFIX[task]}" for task in job_tasks(wc) for lang in LANGUAGES]
+    return [str(split_path(data_dir(task, lang), task, "test")) for task in job_tasks(wc) for lang in LANGUAGES]
 
 
 def eval_units(wc, mode, transfer=True):

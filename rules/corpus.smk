@@ -5,8 +5,9 @@ from lmvsmt.corpus import real as corpus_real
 
 CORPUS_CFG = config["corpus"]
 CORPORA = CORPUS_CFG["corpora"]
-CORPUS_RAW = f"{RESULTS}/corpus/raw/{{corpus}}"
-CORPUS_DIR = f"{RESULTS}/corpus/{{corpus}}"
+CORPUS_RAW = layout.fill(layout.CORPUS_RAW, results=RESULTS)
+CORPUS_DIR = layout.fill(layout.CORPUS, results=RESULTS)
+CORPUS_DOWNLOAD = layout.fill(layout.CORPUS_DOWNLOAD, results=RESULTS)
 
 
 wildcard_constraints:
@@ -14,7 +15,7 @@ wildcard_constraints:
 
 
 # documents per split and language, both sides of every pair per split
-CORPUS_DOCS, CORPUS_BITEXTS = lmvsmt_corpus.text_files(CORPUS_DIR, LANGUAGES)
+CORPUS_DOCS, CORPUS_BITEXTS = layout.corpus_texts(CORPUS_DIR, LANGUAGES)
 
 
 if CORPUS_CFG["source"] == "demo":
@@ -38,13 +39,13 @@ else:
 
     rule corpus_download:
         output:
-            f"{RESULTS}/corpus/download/{{corpus}}/{{file}}",
+            CORPUS_DOWNLOAD,
         wildcard_constraints:
             file=r"[^/]+",
         params:
             url=lambda w: corpus_real.downloads(config, w.corpus)[w.file][0],
             key=lambda w: corpus_real.downloads(config, w.corpus)[w.file][1],
-            lockfile=f"{RESULTS}/downloads.lock",
+            lockfile=DOWNLOADS_LOCK,
         log:
             logpath("corpus_download", "{corpus}/{file}"),
         benchmark:
@@ -57,7 +58,7 @@ else:
     rule corpus_unpack:
         input:
             lambda w: expand(
-                f"{RESULTS}/corpus/download/{{corpus}}/{{file}}",
+                CORPUS_DOWNLOAD,
                 corpus=w.corpus,
                 file=corpus_real.downloads(config, w.corpus),
             ),
@@ -66,7 +67,7 @@ else:
         params:
             # URL and config key of each download, to verify it against the lock file
             sources=lambda w: corpus_real.downloads(config, w.corpus),
-            lockfile=f"{RESULTS}/downloads.lock",
+            lockfile=DOWNLOADS_LOCK,
         log:
             logpath("corpus_unpack", "{corpus}"),
         benchmark:
@@ -81,13 +82,14 @@ rule corpus_build:
     input:
         raw=CORPUS_RAW,
     output:
-        uncapped=f"{CORPUS_DIR}/allocation.uncapped.tsv",
-        capped=f"{CORPUS_DIR}/allocation.capped.tsv",
-        stats=f"{CORPUS_DIR}/stats.tsv",
-        links=f"{CORPUS_DIR}/{lmvsmt_corpus.LINKS_REPORT}",
+        uncapped=f"{CORPUS_DIR}/{layout.CORPUS_ALLOCATION.format(kind='uncapped')}",
+        capped=f"{CORPUS_DIR}/{layout.CORPUS_ALLOCATION.format(kind='capped')}",
+        stats=f"{CORPUS_DIR}/{layout.CORPUS_STATS}",
+        links=f"{CORPUS_DIR}/{layout.CORPUS_LINKS}",
         docs=CORPUS_DOCS,
         bitexts=CORPUS_BITEXTS,
     params:
+        out_dir=path_param(CORPUS_DIR),
         languages=LANGUAGES,
         allocation=CORPUS_CFG["allocation"],
         splits=CORPUS_CFG["splits"],
@@ -105,9 +107,9 @@ rule corpus_build:
 
 rule corpus_table6:
     input:
-        expand(f"{CORPUS_DIR}/stats.tsv", corpus=CORPORA),
+        expand(f"{CORPUS_DIR}/{layout.CORPUS_STATS}", corpus=CORPORA),
     output:
-        f"{RESULTS}/stats/table6.tsv",
+        layout.stats(RESULTS, "table6"),
     params:
         corpora=CORPORA,
     log:

@@ -9,10 +9,12 @@ from lmvsmt.downstream import demo as ds_demo
 from lmvsmt.downstream import sources as ds_sources
 
 DS = config["downstream"]
-DS_RAW = f"{RESULTS}/downstream/raw"
-DS_MANIFEST = f"{DS_RAW}/{{task}}/{{lang}}/source.json"
-DS_OUT = f"{RESULTS}/downstream/{{task}}/{{lang}}"
-DS_LOCK = f"{RESULTS}/downloads.lock"
+DS_RAW = layout.fill(layout.DOWNSTREAM_RAW, results=RESULTS)
+DS_ARCHIVE = layout.fill(layout.DOWNSTREAM_ARCHIVE, results=RESULTS)
+DS_SOURCE = layout.fill(layout.DOWNSTREAM_SOURCE, results=RESULTS)
+DS_MANIFEST = f"{DS_SOURCE}/{layout.MANIFEST}"
+DS_OUT = layout.fill(layout.DOWNSTREAM, results=RESULTS)
+DS_META = layout.fill(layout.DOWNSTREAM_META, results=RESULTS)
 
 
 FINAL_TARGETS.append(lambda: ds_common.final_targets(RESULTS, TASKS, LANGUAGES))
@@ -27,12 +29,12 @@ if DS["source"] == "real":
 
     rule downstream_archive:
         output:
-            f"{DS_RAW}/archives/{{archive}}",
+            DS_ARCHIVE,
         wildcard_constraints:
             archive=one_of(DS_ARCHIVES),
         params:
             url=lambda wildcards: DS_ARCHIVES[wildcards.archive],
-            lockfile=DS_LOCK,
+            lockfile=DOWNLOADS_LOCK,
         log:
             logpath("downstream_archive", "{archive}"),
         benchmark:
@@ -45,7 +47,7 @@ if DS["source"] == "real":
     rule downstream_fetch:
         input:
             lambda wildcards: [
-                f"{DS_RAW}/archives/{a}"
+                layout.fill(DS_ARCHIVE, archive=a)
                 for a in ds_sources.archives_of(DS_ENTRIES[(wildcards.task, wildcards.lang)])
             ],
         output:
@@ -53,7 +55,9 @@ if DS["source"] == "real":
         params:
             # the whole source entry, so that editing it downloads again
             entry=lambda wildcards: json.dumps(DS_ENTRIES[(wildcards.task, wildcards.lang)], sort_keys=True),
-            lockfile=DS_LOCK,
+            raw_dir=path_param(DS_SOURCE),
+            archive_dir=path_param(layout.fill(layout.DOWNSTREAM_ARCHIVES, results=RESULTS)),
+            lockfile=DOWNLOADS_LOCK,
         log:
             logpath("downstream_fetch", "{task}/{lang}"),
         benchmark:
@@ -71,6 +75,7 @@ else:
         params:
             world=json.dumps(ds_demo.world_params(config), sort_keys=True),
             sizes=ds_demo.sizes_from_config(config),
+            raw_root=path_param(DS_RAW),
             tasks=TASKS,
             languages=LANGUAGES,
         log:
@@ -90,10 +95,12 @@ rule downstream_prepare_token:
         train=f"{DS_OUT}/train.conll",
         valid=f"{DS_OUT}/valid.conll",
         test=f"{DS_OUT}/test.conll",
-        meta=f"{DS_OUT}/meta.json",
+        meta=DS_META,
     wildcard_constraints:
         task="NER|POS",
     params:
+        raw_dir=path_param(DS_SOURCE),
+        out_dir=path_param(DS_OUT),
         seed=DS["split_seed"],
         own_split=DS["own_split"],
         pos_token_budget=lambda wildcards: DS["pos_token_budget"] if wildcards.task == "POS" else 0,
@@ -114,16 +121,16 @@ use rule downstream_prepare_token as downstream_prepare_sentence with:
         train=f"{DS_OUT}/train.tsv",
         valid=f"{DS_OUT}/valid.tsv",
         test=f"{DS_OUT}/test.tsv",
-        meta=f"{DS_OUT}/meta.json",
+        meta=DS_META,
     wildcard_constraints:
         task="SA|NLI",
 
 
 rule downstream_table7:
     input:
-        expand(f"{DS_OUT}/meta.json", task=TASKS, lang=LANGUAGES),
+        expand(DS_META, task=TASKS, lang=LANGUAGES),
     output:
-        f"{RESULTS}/stats/table7.tsv",
+        layout.stats(RESULTS, "table7"),
     log:
         logpath("downstream_table7"),
     benchmark:

@@ -9,6 +9,7 @@ rule features:
     output:
         per_job(FEATURES),
     params:
+        model_dir=path_param(MODEL_DIR),
         max_length=EVAL["max_length"],
         pooling=EVAL["head"]["pooling"],
         units=lambda wc: eval_units(wc, "probe", transfer=False),
@@ -61,6 +62,7 @@ rule finetune:
         results=per_job(RESULT, mode="finetune", seed=SEEDS),
         transfer=per_job(TRANSFER, mode="finetune", seed=SEEDS, test_lang=LANGUAGES),
     params:
+        model_dir=path_param(MODEL_DIR),
         optim=EVAL["finetune"],
         head=EVAL["head"],
         max_length=EVAL["max_length"],

@@ -7,18 +7,19 @@ import json
 EXTERNAL_DOWNLOADS = lmvsmt_external.downloads(config)
 EXTERNAL_ARCHIVES = lmvsmt_external.downloads(config, archives=True)
 EXTERNAL_UNPACKS = lmvsmt_external.unpacks(config)
-EXTERNAL_MODEL = lmvsmt_external.model_dir(RESULTS, "{objective}")
+EXTERNAL_MODEL = layout.fill(layout.MODEL, results=RESULTS)
+EXTERNAL_DOWNLOAD = layout.fill(layout.EXTERNAL_DOWNLOAD, results=RESULTS)
 
 
 rule external_download:
     output:
-        f"{RESULTS}/{lmvsmt_external.DOWNLOAD_DIR}/{{file}}",
+        f"{EXTERNAL_DOWNLOAD}/{{file}}",
     wildcard_constraints:
         file=one_of(set(EXTERNAL_DOWNLOADS) - set(EXTERNAL_ARCHIVES)),
     params:
         # the whole entry (URL, pins), so that editing it downloads again
         entry=lambda wc: EXTERNAL_DOWNLOADS[wc.file],
-        lockfile=f"{RESULTS}/downloads.lock",
+        lockfile=DOWNLOADS_LOCK,
     log:
         logpath("external_download", "{file}"),
     benchmark:
@@ -33,7 +34,7 @@ rule external_download:
 # their SentencePiece model) is deleted once they are taken out.
 use rule external_download as external_archive with:
     output:
-        temp(f"{RESULTS}/{lmvsmt_external.DOWNLOAD_DIR}/{{file}}"),
+        temp(f"{EXTERNAL_DOWNLOAD}/{{file}}"),
     wildcard_constraints:
         file=one_of(EXTERNAL_ARCHIVES),
     log:
@@ -46,7 +47,7 @@ rule external_unpack:
     input:
         lambda wc: lmvsmt_external.archive_path(RESULTS, EXTERNAL_UNPACKS[wc.file]["spec"]),
     output:
-        f"{RESULTS}/{lmvsmt_external.UNPACK_DIR}/{{file}}",
+        f"{layout.fill(layout.EXTERNAL_UNPACKED, results=RESULTS)}/{{file}}",
     wildcard_constraints:
         file=one_of(EXTERNAL_UNPACKS),
     params:

@@ -11,8 +11,8 @@ from lmvsmt.pretrain import objectives as lmvsmt_objectives
 from lmvsmt.pretrain import plan as lmvsmt_pretrain_plan
 
 PRETRAIN = config["pretrain"]
-PRETRAIN_OUT = f"{RESULTS}/pretrain/{{objective}}"
-PRETRAIN_WORK = f"{RESULTS}/work/pretrain"
+PRETRAIN_OUT = layout.fill(layout.MODEL, results=RESULTS)
+PRETRAIN_WORK = layout.fill(layout.PRETRAIN_WORK, results=RESULTS)
 
 try:
     # Only objectives without an external model (pretrain.external) are trained.

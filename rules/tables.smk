@@ -8,8 +8,8 @@ from lmvsmt.tables import specs as lmvsmt_table_specs
 report: "../workflow/report/workflow.rst"
 
 
-TABLES_DIR = f"{RESULTS}/tables"
-PLOTS_DIR = f"{RESULTS}/plots"
+TABLES_DIR = layout.fill(layout.TABLES, results=RESULTS)
+PLOTS_DIR = layout.fill(layout.PLOTS, results=RESULTS)
 TABLE_IDS = lmvsmt_table_specs.tables_for(config)
 TABLES_CFG = config["tables"]
 TABLE_SEEDS = config["evaluation"]["seeds"]
@@ -58,7 +58,7 @@ rule result_table:
 # Table 6 (pretraining corpora) and Table 7 (downstream datasets).
 rule stats_table:
     input:
-        f"{RESULTS}/stats/{{table}}.tsv",
+        layout.fill(layout.STATS, results=RESULTS, name="{table}"),
     output:
         tex=f"{TABLES_DIR}/{{table}}.tex",
         csv=report(
@@ -167,7 +167,7 @@ rule task_plot:
 # Pretraining loss curves of the objectives this workflow trained.
 rule loss_plot:
     input:
-        [lmvsmt_table_specs.TRAIN_LOG.format(results=RESULTS, objective=o) for o in TRAINED],
+        [layout.fill(layout.TRAIN_LOG, results=RESULTS, objective=o) for o in TRAINED],
     output:
         report(
             f"{PLOTS_DIR}/pretraining_loss.png",

@@ -17,6 +17,7 @@ import yaml
 import pretrain_toydata
 from lmvsmt.pretrain import autotune
 from lmvsmt import config as lmvsmt_config
+from lmvsmt import vocabulary
 from lmvsmt.pretrain import job, objectives, training
 
 GIB = autotune.GIB
@@ -197,12 +198,12 @@ def _trial_command(objective: str, toy: Path, gpu: bool) -> list[str]:
     cfg = lmvsmt_config.validate({"pretrain": {"preset": "tiny", "precision": "fp32", "global_batch": 64,
                                                "objectives": {o: {"tokens_per_sample": 64} for o in
                                                               ("2-LM", "CLM", "MLM", "TLM")}}})
-    argv = objectives.build(objective, cfg, str(toy / "data-bin" / objectives.DATASET[objective]), "S", 1,
+    argv = objectives.build(objective, cfg, str(toy / "data-bin" / vocabulary.DATASET[objective]), "S", 1,
                             gpu=gpu).argv
     return objectives.fill(argv, batch_size=1, update_freq=1, num_workers=0)
 
 
-@pytest.mark.parametrize("objective", objectives.OBJECTIVES)
+@pytest.mark.parametrize("objective", vocabulary.OBJECTIVES)
 def test_memory_trial_steps_on_the_longest_samples(objective, toy):
     """The trial's training step runs on each objective's dataset (CPU here, where it
     measures the process's peak RSS), on the longest samples first."""

@@ -11,7 +11,9 @@ import pytest
 import yaml
 from bpe_toydata import CORPORA, LANGUAGES, write_corpus
 
+from lmvsmt import layout, vocabulary
 from lmvsmt.bpe import binarize, encoder, inputs, subword, training
+from lmvsmt.corpus import CorpusError
 
 ROOT = Path(__file__).resolve().parent.parent
 VOCAB_SIZE = 300
@@ -142,7 +144,7 @@ def test_documents_round_trip_and_keep_document_breaks(stage, model):
     _, results = stage
     dictionary = fairseq_dictionary(results / "bpe" / "dict.txt")
     data = results / "data-bin" / "documents"
-    for split in binarize.SPLITS:
+    for split in vocabulary.SPLITS:
         dataset = load(data / split, dictionary)
         # Concatenation order: corpora as configured, then languages alphabetically.
         source = first_line(results / f"corpus/{CORPORA[0]}/{split}/doc.{sorted(LANGUAGES)[0]}.txt")
@@ -159,7 +161,7 @@ def test_bitext_round_trip_both_directions(stage, model):
     _, results = stage
     dictionary = fairseq_dictionary(results / "bpe" / "dict.txt")
     data = results / "data-bin" / "bitext"
-    for l1, l2 in binarize.language_pairs(LANGUAGES):
+    for l1, l2 in vocabulary.language_pairs(LANGUAGES):
         for lang in (l1, l2):
             dataset = load(data / f"train.{l1}-{l2}.{lang}", dictionary)
             source = first_line(results / f"corpus/{CORPORA[0]}/train/bitext.{l1}-{l2}.{lang}")
@@ -179,7 +181,7 @@ def test_tlm_lines_hold_both_directions(stage, model):
     _, results = stage
     dictionary = fairseq_dictionary(results / "bpe" / "dict.txt")
     dataset = load(results / "data-bin" / "tlm" / "train", dictionary)
-    l1, l2 = binarize.language_pairs(LANGUAGES)[0]
+    l1, l2 = vocabulary.language_pairs(LANGUAGES)[0]
     s1 = first_line(results / f"corpus/{CORPORA[0]}/train/bitext.{l1}-{l2}.{l1}")
     s2 = first_line(results / f"corpus/{CORPORA[0]}/train/bitext.{l1}-{l2}.{l2}")
     n_pairs = sum(
@@ -195,7 +197,7 @@ def test_tlm_lines_hold_both_directions(stage, model):
     assert halves(0) == (s1, subword.language_token(l2), s2)
     # All l1->l2 lines of the pair come first, then the l2->l1 lines.
     assert halves(n_pairs) == (s2, subword.language_token(l1), s1)
-    pairs = len(binarize.language_pairs(LANGUAGES))
+    pairs = len(vocabulary.language_pairs(LANGUAGES))
     assert len(dataset) == 2 * pairs * n_pairs  # the toy corpus gives every pair the same size
 
 
@@ -209,9 +211,9 @@ def test_token_stats_match_the_binarized_data(stage):
     for dataset, prefixes in {
         "documents": ["{split}"],
         "tlm": ["{split}"],
-        "bitext": [f"{{split}}.{a}-{b}.{x}" for a, b in binarize.language_pairs(LANGUAGES) for x in (a, b)],
+        "bitext": [f"{{split}}.{a}-{b}.{x}" for a, b in vocabulary.language_pairs(LANGUAGES) for x in (a, b)],
     }.items():
-        for split in binarize.SPLITS:
+        for split in vocabulary.SPLITS:
             # Keep the datasets alive: .sizes is a view of their memory map.
             datasets = [load(results / "data-bin" / dataset / p.format(split=split), dictionary) for p in prefixes]
             sizes = [d.sizes for d in datasets]
@@ -261,15 +263,15 @@ def test_empty_corpus_file_fails_with_one_line_before_training(tmp_path, snakema
 
 def test_missing_language_is_reported(tmp_path):
     write_corpus(tmp_path, languages=("en", "fr"), corpora=("unpc",))
-    with pytest.raises(inputs.CorpusError, match=r"doc\.zh\.txt: missing corpus file"):
-        inputs.check_documents(inputs.document_files(tmp_path, ["unpc"], ["en", "fr", "zh"]), ["en", "fr", "zh"])
+    with pytest.raises(CorpusError, match=r"doc\.zh\.txt: missing corpus file"):
+        inputs.check_documents(layout.corpus_documents(tmp_path, ["unpc"], ["en", "fr", "zh"]), ["en", "fr", "zh"])
 
 
 def test_misaligned_bitext_names_the_short_file(tmp_path):
     a, b = tmp_path / "x.en", tmp_path / "x.fr"
     a.write_text("one\ntwo\n")
     b.write_text("un\n")
-    with pytest.raises(inputs.CorpusError, match=rf"{re.escape(str(b))}: ends at line 1"):
+    with pytest.raises(CorpusError, match=rf"{re.escape(str(b))}: ends at line 1"):
         list(binarize.aligned_pairs([(a, b)]))
 
 

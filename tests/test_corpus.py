@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from lmvsmt import config as lmvsmt_config
-from lmvsmt import corpus
+from lmvsmt import corpus, vocabulary
 from lmvsmt.corpus import pipeline as corpus_build
 from lmvsmt.corpus import links as corpus_links
 from lmvsmt.corpus import real, synthetic
@@ -32,6 +32,7 @@ from lmvsmt.corpus.documents import (
 )
 from lmvsmt.corpus.formats import OPENSUBTITLES, UNPC
 from lmvsmt.corpus.links import BadGroup, LinkGroup, iter_link_groups, write_link_file
+from lmvsmt.layout import CORPUS_LINKS
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGS = ["ar", "en", "fr", "zh"]
@@ -236,8 +237,8 @@ def check_corpus_files(out: Path, langs, tagged=True):
     hand-made sources have it)."""
     for path in corpus.output_files(out, langs):
         assert path.exists(), path
-    for split in corpus.SPLITS:
-        for a, b in corpus.language_pairs(langs):
+    for split in vocabulary.SPLITS:
+        for a, b in vocabulary.language_pairs(langs):
             left = (out / split / f"bitext.{a}-{b}.{a}").read_text(encoding="utf-8").splitlines()
             right = (out / split / f"bitext.{a}-{b}.{b}").read_text(encoding="utf-8").splitlines()
             assert len(left) == len(right)
@@ -269,12 +270,12 @@ def test_build_writes_a_consistent_corpus(tmp_path, layout, unit):
     assert max(versions.values()) == 1
     # capped pairs have equal size, every pair of the study is there
     per_pair = Counter((r["lang1"], r["lang2"]) for r in capped)
-    assert set(per_pair) == set(corpus.language_pairs(LANGS)) and len(set(per_pair.values())) == 1
+    assert set(per_pair) == set(vocabulary.language_pairs(LANGS)) and len(set(per_pair.values())) == 1
     assert {tuple(r.values()) for r in capped} <= {tuple(r.values()) for r in uncapped}
     # splits are by document, and every allocated bitext was written with both sides
     assert all(len({r["split"] for r in uncapped if r["doc_id"] == d}) == 1 for d in {r["doc_id"] for r in uncapped})
-    for split in corpus.SPLITS:
-        for a, b in corpus.language_pairs(LANGS):
+    for split in vocabulary.SPLITS:
+        for a, b in vocabulary.language_pairs(LANGS):
             rows = [r for r in capped if (r["lang1"], r["lang2"], r["split"]) == (a, b, split)]
             lines = (out / split / f"bitext.{a}-{b}.{a}").read_text(encoding="utf-8").splitlines()
             assert len(lines) == sum(int(r["sentences"]) for r in rows)
@@ -379,8 +380,8 @@ def make_release_sources(raw: Path, layout, docs: dict[int, list[str]], first=No
 def check_aligned(out: Path, langs):
     """Every bitext line pair renders the same meanings; returns the lines seen."""
     lines = 0
-    for split in corpus.SPLITS:
-        for a, b in corpus.language_pairs(langs):
+    for split in vocabulary.SPLITS:
+        for a, b in vocabulary.language_pairs(langs):
             left = (out / split / f"bitext.{a}-{b}.{a}").read_text(encoding="utf-8").splitlines()
             right = (out / split / f"bitext.{a}-{b}.{b}").read_text(encoding="utf-8").splitlines()
             assert len(left) == len(right)
@@ -403,8 +404,8 @@ def test_either_xtargets_order_builds_aligned_bitexts(tmp_path, layout, first):
     build(raw, out, corpus=layout.corpus, valid=0.2, test=0.2)
     allocated = read_tsv(out / "allocation.uncapped.tsv")
     assert check_aligned(out, LANGS) == sum(int(r["sentences"]) for r in allocated) == len(allocated) * 8 > 0
-    report = read_tsv(out / corpus.LINKS_REPORT)
-    assert [r["pair"] for r in report] == ["-".join(p) for p in corpus.language_pairs(LANGS)]
+    report = read_tsv(out / CORPUS_LINKS)
+    assert [r["pair"] for r in report] == ["-".join(p) for p in vocabulary.language_pairs(LANGS)]
     for row in report:
         assert row["reading"] == f"{first}_first"
         assert row["link_groups"] == "6" and row["clashing"] == "0" and row["groups_dropped"] == "0"
@@ -450,7 +451,7 @@ def test_lengths_that_do_not_correlate_stop_the_build(tmp_path):
     assert not out.exists()
     # a lower threshold (a setting) lets it through
     build(raw, out, corpus="opensubtitles", langs=["en", "fr"], links={"min_length_correlation": -1})
-    assert read_tsv(out / corpus.LINKS_REPORT)[0]["decided_by"] == "lengths"
+    assert read_tsv(out / CORPUS_LINKS)[0]["decided_by"] == "lengths"
 
 
 def test_group_against_its_pairs_reading_is_skipped(tmp_path):
@@ -465,7 +466,7 @@ def test_group_against_its_pairs_reading_is_skipped(tmp_path):
     with pytest.raises(corpus.CorpusError, match="corpus.max_bad_share"):
         build(raw, out, langs=["en", "fr"])  # 1 of 30 groups is more than 1 %
     build(raw, out, langs=["en", "fr"], max_bad_share=0.05)
-    (row,) = read_tsv(out / corpus.LINKS_REPORT)
+    (row,) = read_tsv(out / CORPUS_LINKS)
     assert row["reading"] == "toDoc_first" and row["groups_dropped"] == "1"
     (bad,) = [r for r in read_tsv(out / "stats.tsv") if r["metric"] == "bad_link_group"]
     assert bad["scope"] == f"{target}:4"
@@ -483,7 +484,7 @@ def test_links_report_counts_clashes(tmp_path):
                       encoding="utf-8")
     out = tmp_path / "out"
     build(raw, out, langs=["en", "fr"], valid=0, test=0)
-    (row,) = read_tsv(out / corpus.LINKS_REPORT)
+    (row,) = read_tsv(out / CORPUS_LINKS)
     assert row["clashing"] == "1" and row["sentence_ids"] == str(4 * 16)
 
 
@@ -692,9 +693,9 @@ def test_snakemake_real_sources_download_unpack_and_build(http_server, tmp_path,
         out = results / "corpus" / name
         rows = read_tsv(out / "allocation.uncapped.tsv")
         assert check_aligned(out, langs) == sum(int(r["sentences"]) for r in rows) > 0
-        report = read_tsv(out / corpus.LINKS_REPORT)
+        report = read_tsv(out / CORPUS_LINKS)
         assert [(r["pair"], r["reading"], r["decided_by"]) for r in report] == [
-            (f"{a}-{b}", f"{reading}_first", decided_by) for a, b in corpus.language_pairs(langs)]
+            (f"{a}-{b}", f"{reading}_first", decided_by) for a, b in vocabulary.language_pairs(langs)]
         log = (results / "logs" / "corpus_build" / f"{name}.log").read_text(encoding="utf-8")
         assert f"{name}: xtargets en-fr: {reading} ids first (decided by" in log
 
@@ -741,8 +742,8 @@ def test_demo_sources_have_real_choices(tmp_path, name):
     assert stat(out, "documents_bad") == "0" and stat(out, "link_groups_bad") == "0"
     check_corpus_files(out, LANGS, tagged=False)
     # each pair's xtargets read the release's way, told by the ids alone
-    report = read_tsv(out / corpus.LINKS_REPORT)
-    assert len(report) == len(corpus.language_pairs(LANGS)) == 6
+    report = read_tsv(out / CORPUS_LINKS)
+    assert len(report) == len(vocabulary.language_pairs(LANGS)) == 6
     assert {(r["reading"], r["decided_by"]) for r in report} == {(f"{layout.xtargets_first}_first", "ids")}
     assert all(r[f"dangling_{layout.xtargets_first}_first"] == "0" for r in report)
     if name == "unpc":  # the release layout: links/{s}_{t}/ per pair, not all alphabetical; ids differ by language

@@ -16,7 +16,8 @@ import pytest
 
 from lmvsmt import config as cfg
 from lmvsmt.config import ConfigError
-from lmvsmt.demo import LANGUAGES, UPOS_TAGS, Meaning, Phrase, Token, World, world_from_config
+from lmvsmt.demo import UPOS_TAGS, Meaning, Phrase, Token, World, world_from_config
+from lmvsmt.vocabulary import LANGUAGES
 
 REPO = Path(__file__).resolve().parent.parent
 

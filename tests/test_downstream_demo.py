@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from lmvsmt.downstream import demo, formats
-from lmvsmt.downstream.common import NER_LABELS, NLI_LABELS, SPLITS, UPOS_LABELS, read_split, split_path
+from lmvsmt.downstream.common import NER_LABELS, NLI_LABELS, UPOS_LABELS, read_split, split_path
+from lmvsmt.vocabulary import SPLITS
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = ["SA", "NER", "POS", "NLI"]

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from lmvsmt import config as cfg
-from lmvsmt import taskdata
 from lmvsmt.config import ConfigError
 from lmvsmt.download import read_lock
 from lmvsmt.downstream import prepare, sources, splits
-from lmvsmt.downstream.common import NER_LABELS, NLI_LABELS, SPLITS, UPOS_LABELS
+from lmvsmt.downstream.common import NER_LABELS, NLI_LABELS, UPOS_LABELS, read_split, split_path
+from lmvsmt.vocabulary import SPLITS
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER = cfg.load(ROOT / "config" / "paper.yaml")
@@ -189,7 +189,7 @@ def test_paper_source_gives_the_common_format(http_server, tmp_path, task, lang)
     assert all(len(f["sha256"]) == 64 for f in json.loads(manifest.read_text())["files"])
     labels = set()
     for split in SPLITS:
-        examples = taskdata.read_split(taskdata.split_path(out, task, split), task)  # the evaluation's reader
+        examples = read_split(split_path(out, task, split), task)  # the evaluation's reader too
         assert len(examples) == meta["counts"][split]
         labels |= {label for ex in examples for label in ex.labels}
     if task == "SA":

@@ -13,8 +13,10 @@ from torch import nn
 
 from lmvsmt import config as lmvsmt_config
 from lmvsmt import taskdata
+from lmvsmt.downstream.common import DataError, TextExample, TokenExample, read_split
 from lmvsmt.evaluate import finetune, probe, results
 from lmvsmt.evaluate.head import HEAD_INITS, Head, fit, pool, scores
+from lmvsmt.vocabulary import SPLITS
 
 ROOT = Path(__file__).resolve().parent.parent
 WORDS = {"NOUN": ["cat", "dog", "tree", "house", "river"], "VERB": ["runs", "sees", "eats", "likes"],
@@ -57,7 +59,7 @@ def _pos_sentence(rng):
 def write_pos(dir_, n=(200, 40, 60), seed=0, repeat=1):
     """POS splits; `repeat` > 1 makes each sentence its words `repeat` times over."""
     rng = random.Random(seed)
-    for split, size in zip(taskdata.SPLITS, n):
+    for split, size in zip(SPLITS, n):
         with open(dir_ / f"{split}.conll", "w") as fh:
             for _ in range(size):
                 fh.write("".join(f"{w}\t{t}\n" for w, t in _pos_sentence(rng) * repeat) + "\n")
@@ -65,7 +67,7 @@ def write_pos(dir_, n=(200, 40, 60), seed=0, repeat=1):
 
 def write_sa(dir_, n=(200, 40, 60), seed=0):
     rng = random.Random(seed)
-    for split, size in zip(taskdata.SPLITS, n):
+    for split, size in zip(SPLITS, n):
         with open(dir_ / f"{split}.tsv", "w") as fh:
             for _ in range(size):
                 label = rng.choice(["positive", "negative"])
@@ -102,7 +104,7 @@ def test_token_task_is_labelled_on_first_subword():
     sub = ToySubwords()
     for p in sub.encode("house cat a"):
         d.add_symbol(p)
-    ex = [taskdata.Example(words=["house", "cat", "a"], labels=["NOUN", "NOUN", "DET"])]
+    ex = [TokenExample(("house", "cat", "a"), ("NOUN", "NOUN", "DET"))]
     enc = taskdata.encode(ex, "POS", "en", sub, d, ["DET", "NOUN"], max_length=64)
     assert enc.firsts == [[0, 3, 5]]  # ho|us|e, ca|t, a
     assert enc.labels == [[1, 1, 0]]
@@ -112,21 +114,24 @@ def test_token_task_is_labelled_on_first_subword():
 
 def test_bad_task_files_name_file_and_line(tmp_path):
     (tmp_path / "train.tsv").write_text("a b\tpositive\nonly one column\n")
-    with pytest.raises(taskdata.TaskDataError, match=r"train.tsv:2: expected 2 tab-separated columns, found 1"):
-        taskdata.read_split(tmp_path / "train.tsv", "SA")
+    with pytest.raises(DataError, match=r"train.tsv:2: expected 2 tab-separated columns, found 1"):
+        read_split(tmp_path / "train.tsv", "SA")
     (tmp_path / "train.conll").write_text("cat\tNOUN\nruns\tVERB\textra\n")
-    with pytest.raises(taskdata.TaskDataError, match=r"train.conll:2: expected 'token<TAB>label'"):
-        taskdata.read_split(tmp_path / "train.conll", "POS")
-    (tmp_path / "valid.tsv").write_text("\n")
-    with pytest.raises(taskdata.TaskDataError, match=r"valid.tsv: empty split"):
-        taskdata.read_split(tmp_path / "valid.tsv", "SA")
-    ex = [taskdata.Example(texts=("x",), labels=["neutral"])]
-    with pytest.raises(taskdata.TaskDataError, match=r"test.tsv: example 1: unknown label 'neutral'"):
+    with pytest.raises(DataError, match=r"train.conll:2: expected 'token<TAB>label'"):
+        read_split(tmp_path / "train.conll", "POS")
+    (tmp_path / "valid.tsv").write_text("")
+    with pytest.raises(DataError, match=r"valid.tsv: empty split"):
+        read_split(tmp_path / "valid.tsv", "SA")
+    (tmp_path / "valid.tsv").write_text("\n")  # a blank line is no example either
+    with pytest.raises(DataError, match=r"valid.tsv:1: expected 2 tab-separated columns, found 1"):
+        read_split(tmp_path / "valid.tsv", "SA")
+    ex = [TextExample(("x",), "neutral")]
+    with pytest.raises(DataError, match=r"test.tsv: example 1: unknown label 'neutral'"):
         taskdata.encode(ex, "SA", "en", ToySubwords(), Dictionary(), ["negative", "positive"], 64, where="test.tsv")
 
 
 def test_label_inventory_comes_from_meta_json_when_present(tmp_path):
-    train = [taskdata.Example(words=["a"], labels=["DET"])]
+    train = [TokenExample(("a",), ("DET",))]
     assert taskdata.label_set(train, tmp_path) == ["DET"]
     (tmp_path / "meta.json").write_text(json.dumps({"labels_observed": ["NOUN", "DET", "X"]}))
     assert taskdata.label_set(train, tmp_path) == ["DET", "NOUN", "X"]
@@ -291,7 +296,7 @@ def long_pos_task(tmp_path):
     torch.manual_seed(0)
     model = ToyEncoder(d)
     labels, encoded = probe.load_task(tmp_path, "POS", "en", sub, d, max_length=12)
-    words = sum(len(ex.words) for ex in taskdata.read_split(tmp_path / "test.conll", "POS"))
+    words = sum(len(ex.tokens) for ex in read_split(tmp_path / "test.conll", "POS"))
     return model, labels, encoded, words
 
 

@@ -27,6 +27,7 @@ from lmvsmt.tables import specs
 from lmvsmt.pretrain import external
 from lmvsmt.config import ConfigError
 from lmvsmt.download import DownloadError, read_lock
+from lmvsmt.layout import EXTERNAL_DOWNLOAD, fill
 
 ROOT = Path(__file__).resolve().parent.parent
 OBJECTIVES = {"2-LM": "bart-lm", "2-MT": "bart-mt", "CLM": "clm", "MLM": "mlm", "TLM": "tlm"}
@@ -127,7 +128,7 @@ def test_external_models_are_downloaded_imported_and_nothing_is_pretrained(evalu
     for unneeded in ("corpus", "bpe", "data-bin", "work"):
         assert not (results / unneeded).exists(), unneeded
     # the data release was deleted once the SentencePiece model was taken out
-    assert [p.name for p in (results / external.DOWNLOAD_DIR).rglob("*.tar.gz")] == []
+    assert [p.name for p in Path(fill(EXTERNAL_DOWNLOAD, results=results)).rglob("*.tar.gz")] == []
     lock = read_lock(results / "downloads.lock")
     for objective, name in OBJECTIVES.items():
         out = results / "pretrain" / objective
@@ -216,7 +217,7 @@ def test_analyses_run_on_models_trained_elsewhere(evaluated, tmp_path, snakemake
 def test_wrong_sha256_is_refused_and_moved_aside(http_server, tmp_path):
     data = b"not the checkpoint the config pins" * 100
     url = http_server.serve("/media/clm/checkpoint_best.pt", data)
-    dest = tmp_path / external.DOWNLOAD_DIR / "x.pt"
+    dest = tmp_path / "external" / "download" / "x.pt"
     entry = {"url": url, "key": "pretrain.external.CLM.checkpoint", "sha256": "ab" * 32, "size": len(data)}
     with pytest.raises(DownloadError) as err:
         external.download(entry, dest, tmp_path / "downloads.lock")

@@ -17,7 +17,7 @@ import torch
 
 import pretrain_toydata
 from lmvsmt import config as lmvsmt_config
-from lmvsmt import fairseq_compat
+from lmvsmt import fairseq_compat, vocabulary
 from lmvsmt.pretrain import checkpoints, job, launch, objectives, plan, training
 
 fairseq_compat.prepare()
@@ -144,11 +144,11 @@ def toy(tmp_path_factory) -> Path:
 
 def tiny_config(results: Path, kernels: dict, max_update: int = 4, dropout: float = 0.0, **pretrain_keys) -> dict:
     per_objective = {o: {"batch_size": 8, "lr": 0.002, "warmup_updates": 2, "dropout": dropout}
-                     for o in objectives.OBJECTIVES}
+                     for o in vocabulary.OBJECTIVES}
     for o in ("2-LM", "CLM", "MLM", "TLM"):
         per_objective[o]["tokens_per_sample"] = 64
         per_objective[o]["attention_dropout"] = dropout
-    for o in objectives.DOUBLE_STACK:
+    for o in vocabulary.DOUBLE_STACK:
         per_objective[o].update(max_tokens=None, attention_dropout=dropout)
     pcfg = {"launcher": "local", "preset": "tiny", "max_update": max_update, "save_interval_updates": max_update,
             "log_interval": 1, "global_batch": 8, "precision": "fp32", "num_workers": 0, "threads": 1,
@@ -158,7 +158,7 @@ def tiny_config(results: Path, kernels: dict, max_update: int = 4, dropout: floa
 
 def train(objective: str, config: dict, toy: Path, run_dir: Path, extra: list[str] = ()) -> list[dict]:
     cpu = launch.Allocation("local", 1, 1, False)
-    command = plan.plan(objective, config, toy / "data-bin" / objectives.DATASET[objective], run_dir, cpu,
+    command = plan.plan(objective, config, toy / "data-bin" / vocabulary.DATASET[objective], run_dir, cpu,
                             check_data=True)
     state = job.run_fairseq([*command.argv, *extra], raw_log=run_dir / plan.RAW_LOG)
     (run_dir / "command.txt").write_text(command.shell() + "\n")
@@ -167,7 +167,7 @@ def train(objective: str, config: dict, toy: Path, run_dir: Path, extra: list[st
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("objective", objectives.OBJECTIVES)
+@pytest.mark.parametrize("objective", vocabulary.OBJECTIVES)
 def test_sdpa_architectures_train_like_fairseqs(objective, toy, tmp_path):
     """Dropout off (its random masks are drawn differently): the same losses and
     gradient norms, update after update."""
@@ -230,7 +230,7 @@ def test_exported_checkpoint_loads_with_plain_fairseq_and_our_evaluation(objecti
     train(objective, tiny_config(toy, {"attention": "sdpa", "adam": "torch"}, max_update=2), toy, run_dir)
     out = tmp_path / "out"
     training.export_outputs(objective, tiny_config(toy, {"attention": "sdpa", "adam": "torch"}),
-                            toy / "data-bin" / objectives.DATASET[objective], run_dir,
+                            toy / "data-bin" / vocabulary.DATASET[objective], run_dir,
                             {k: str(out / n) for k, n in [("model", "checkpoint_best.pt"), ("dict", "dict.txt"),
                                                           ("command", "command.txt"), ("config", "config.yaml"),
                                                           ("log", "train_log.jsonl"), ("plot", "loss.png")]})

@@ -14,7 +14,7 @@ import yaml
 
 import damage
 from lmvsmt import config as lmvsmt_config
-from lmvsmt import integrity, taskdata
+from lmvsmt import integrity
 from lmvsmt.evaluate import jobs, probe, results
 from lmvsmt.pretrain import launch
 from lmvsmt.downstream import common as ds_common
@@ -99,9 +99,8 @@ def test_a_full_disk_while_writing_text_names_the_file(tmp_path):
 
 
 READERS = {
-    "evaluation data (conll)": ("train.conll", lambda p: taskdata.read_split(p, "POS")),
-    "evaluation data (tsv)": ("train.tsv", lambda p: taskdata.read_split(p, "SA")),
-    "prepared data": ("train.conll", lambda p: ds_common.read_split(p, "POS")),
+    "task data (conll)": ("train.conll", lambda p: ds_common.read_split(p, "POS")),
+    "task data (tsv)": ("train.tsv", lambda p: ds_common.read_split(p, "SA")),
     "result file": ("seed1.json", results.read_result),
 }
 

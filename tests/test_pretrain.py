@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from lmvsmt import config as lmvsmt_config
-from lmvsmt import fairseq_compat
+from lmvsmt import fairseq_compat, vocabulary
 from lmvsmt.pretrain import launch, objectives
 from lmvsmt.config import ConfigError
 
@@ -80,7 +80,7 @@ def test_paper_dry_run_prints_the_five_commands_as_in_the_protocol(tmp_path, sna
     cfg["results_dir"] = str(tmp_path / "results")
     path = tmp_path / "paper.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    targets = [f"{tmp_path}/results/pretrain/{o}/checkpoint_best.pt" for o in objectives.OBJECTIVES]
+    targets = [f"{tmp_path}/results/pretrain/{o}/checkpoint_best.pt" for o in vocabulary.OBJECTIVES]
     proc = snakemake(*targets, "-n", configfile=path, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     printed, costs = {}, {}
@@ -89,7 +89,7 @@ def test_paper_dry_run_prints_the_five_commands_as_in_the_protocol(tmp_path, sna
             head, command = line.split(": pretrain ", 1)[1].split("): ", 1)
             objective, costs[objective] = head.split(" (", 1)
             printed[objective] = shlex.split(command)
-    assert sorted(printed) == sorted(objectives.OBJECTIVES), proc.stdout[-2000:]
+    assert sorted(printed) == sorted(vocabulary.OBJECTIVES), proc.stdout[-2000:]
     for objective, argv in printed.items():
         assert argv[0] == "fairseq-train"
         check_paper_command(objective, argv)
@@ -110,10 +110,10 @@ def test_released_preset_is_bart_base():
 
 # The authors' per-GPU batches, as fixed batch sizes.
 FIXED = lmvsmt_config.validate({"pretrain": {"objectives": {
-    o: {"batch_size": 32 if o in ("CLM", "TLM") else 64} for o in objectives.OBJECTIVES}}})
+    o: {"batch_size": 32 if o in ("CLM", "TLM") else 64} for o in vocabulary.OBJECTIVES}}})
 
 
-@pytest.mark.parametrize("objective", objectives.OBJECTIVES)
+@pytest.mark.parametrize("objective", vocabulary.OBJECTIVES)
 def test_update_freq_follows_the_processes_allocated(objective):
     for world in (1, 2, 8, 16):
         cmd = objectives.build(objective, FIXED, "D", "S", world)
@@ -239,7 +239,7 @@ def test_allocation_per_launcher(monkeypatch):
 
 def test_demo_config_commands_fit_one_cpu_process():
     demo = lmvsmt_config.load(ROOT / "config" / "config.yaml")
-    for objective in objectives.OBJECTIVES:
+    for objective in vocabulary.OBJECTIVES:
         cmd = objectives.build(objective, demo, "D", "S", 1, gpu=False)
         assert cmd.update_freq * demo["pretrain"]["objectives"][objective]["batch_size"] == \
             demo["pretrain"]["global_batch"]

@@ -21,7 +21,7 @@ import yaml
 import damage
 import pretrain_toydata
 from lmvsmt import config as lmvsmt_config
-from lmvsmt import integrity, monitoring
+from lmvsmt import integrity, monitoring, vocabulary
 from lmvsmt.pretrain import checkpoints, job, launch, objectives, plan, training
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,10 +36,10 @@ def toy(tmp_path_factory) -> Path:
 
 def tiny_pretrain(max_update: int, save_every: int, **local) -> dict:
     """The demo's tiny models on a toy budget, one CPU process."""
-    per_objective = {o: {"batch_size": 8, "lr": 0.002, "warmup_updates": 2} for o in objectives.OBJECTIVES}
+    per_objective = {o: {"batch_size": 8, "lr": 0.002, "warmup_updates": 2} for o in vocabulary.OBJECTIVES}
     for o in ("2-LM", "CLM", "MLM", "TLM"):
         per_objective[o]["tokens_per_sample"] = 64
-    for o in objectives.DOUBLE_STACK:
+    for o in vocabulary.DOUBLE_STACK:
         per_objective[o]["max_tokens"] = None
     return {"launcher": "local", "preset": "tiny", "max_update": max_update, "save_interval_updates": save_every,
             "log_interval": 1, "global_batch": 8, "precision": "fp32", "num_workers": 0, "threads": 1,
@@ -57,14 +57,14 @@ def outputs_in(directory: Path) -> dict:
 
 
 def data_dir(results: Path, objective: str) -> Path:
-    return results / "data-bin" / objectives.DATASET[objective]
+    return results / "data-bin" / vocabulary.DATASET[objective]
 
 
 @pytest.mark.slow
 def test_every_objective_trains_exports_and_yields_hidden_states(toy, tmp_path):
     config = tiny_config(toy, max_update=2, save_every=2)
     cpu = launch.Allocation("local", 1, 1, False)
-    for objective in objectives.OBJECTIVES:
+    for objective in vocabulary.OBJECTIVES:
         run_dir = tmp_path / "work" / objective
         command = plan.plan(objective, config, data_dir(toy, objective), run_dir, cpu, check_data=True)
         state = job.run_fairseq(command.argv, raw_log=run_dir / plan.RAW_LOG)
@@ -101,7 +101,7 @@ def test_every_objective_trains_exports_and_yields_hidden_states(toy, tmp_path):
         with torch.no_grad():
             layers = model.hidden_layers(tokens, "en", decoder=True)
         # tiny preset: BART embeddings, 1 encoder and 1 decoder layer; the others embeddings and 2 layers
-        top = 1 if objective in objectives.DOUBLE_STACK else 2
+        top = 1 if objective in vocabulary.DOUBLE_STACK else 2
         assert len(layers) == 3 and all(s.shape == states.shape for s in layers), objective
         assert torch.allclose(layers[top], states, atol=1e-6), objective
         if objective == "2-MT":

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lmvsmt import vocabulary
 from lmvsmt.tables import cells, document, render, specs
 from lmvsmt.tables.__main__ import main as tables_main
 from lmvsmt.tables import plots
@@ -122,9 +123,9 @@ def test_ties_bold_every_best_and_lone_model_not_bold(tmp_path):
 
 
 def test_table8_bold_within_architecture_or_table(tmp_path):
-    grid = {("SA", o, "en"): [v, v] for o, v in zip(specs.ALL_OBJECTIVES, [0.3, 0.4, 0.9, 0.5, 0.6])}
+    grid = {("SA", o, "en"): [v, v] for o, v in zip(vocabulary.OBJECTIVES, [0.3, 0.4, 0.9, 0.5, 0.6])}
     records = cells.load_results(write_results(tmp_path, grid))
-    kw = dict(objectives=list(specs.ALL_OBJECTIVES), tasks=["SA"], languages=["en"], seeds=[1, 2])
+    kw = dict(objectives=list(vocabulary.OBJECTIVES), tasks=["SA"], languages=["en"], seeds=[1, 2])
     arch = cells.build_result_table("table8", records, **kw)
     assert {r.label: r.entries[0].bold for r in arch.blocks[0].rows} == \
         {"2-LM": False, "2-MT": True, "CLM": True, "MLM": False, "TLM": False}

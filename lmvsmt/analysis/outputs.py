@@ -9,21 +9,15 @@ from typing import Sequence
 
 from lmvsmt.analysis import sentences
 from lmvsmt.config import ConfigError
-from lmvsmt.tables.specs import PLOTS_DIR, TABLES_DIR, eval_results
+from lmvsmt.layout import ANALYSIS, PLOTS, TABLES, fill, transfer_result
+from lmvsmt.tables.specs import eval_results
 
-TRANSFER_RESULT = "{results}/transfer/{mode}/{objective}/{task}/{lang}/{test_lang}/seed{seed}.json"
 # The record keys a transfer result's directories name, last directory first.
 TRANSFER_PATH_KEYS = ("mode", "objective", "task", "train_language", "test_language")
 
 
 def transfer_table_name(mode: str, source: str) -> str:
     return f"transfer_{mode}_{source}"
-
-
-def transfer_result(results_dir: str, mode: str, objective: str, task: str, train: str, test: str,
-                    seed: int) -> str:
-    return TRANSFER_RESULT.format(results=results_dir, mode=mode, objective=objective, task=task, lang=train,
-                                  test_lang=test, seed=seed)
 
 
 @dataclass(frozen=True)
@@ -35,14 +29,14 @@ class Paths:
 
     @property
     def analysis(self) -> str:
-        return f"{self.results}/analysis"
+        return fill(ANALYSIS, results=self.results)
 
     @property
     def plots(self) -> str:
-        return PLOTS_DIR.format(results=self.results) + "/analysis"
+        return fill(PLOTS, results=self.results) + "/analysis"
 
     def transfer_table(self, ext: str, mode: str = "{mode}", lang: str = "{lang}") -> str:
-        return TABLES_DIR.format(results=self.results) + f"/{transfer_table_name(mode, lang)}.{ext}"
+        return fill(TABLES, results=self.results) + f"/{transfer_table_name(mode, lang)}.{ext}"
 
     @property
     def sentences(self) -> str:
@@ -79,7 +73,7 @@ class Paths:
         return f"{self.analysis}/spectra/differences.csv"
 
     def spectra_table(self, ext: str) -> str:
-        return TABLES_DIR.format(results=self.results) + f"/spectra.{ext}"
+        return fill(TABLES, results=self.results) + f"/spectra.{ext}"
 
     @property
     def spectra_plot(self) -> str:

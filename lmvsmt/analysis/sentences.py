@@ -17,16 +17,18 @@ from pathlib import Path
 from typing import Sequence
 
 from lmvsmt.bpe.binarize import aligned_pairs
-from lmvsmt.corpus.pipeline import BITEXT_PATTERN, language_pairs
+from lmvsmt.errors import LmvsmtError
 from lmvsmt.pretrain.external import trained_objectives
 from lmvsmt.io import atomic_write
+from lmvsmt.layout import CORPUS_BITEXT, corpus_dir
+from lmvsmt.vocabulary import language_pairs
 
 log = logging.getLogger(__name__)
 
 SOURCES = ("pretraining", "files", "none")
 
 
-class SimilarityError(ValueError):
+class SimilarityError(LmvsmtError, ValueError):
     """Bad input to the similarity analysis, in one line naming the file or config key."""
 
 
@@ -63,7 +65,7 @@ def text_directories(config: dict) -> tuple[list[str], str]:
                 "objective comes from pretrain.external), so it builds no corpus: CKA is left out; set "
                 "analysis.similarity.source: files and analysis.similarity.files to a directory of bitexts to run it")
         corpora = cfg["corpora"] or config["corpus"]["corpora"]
-        return [f"{config['results_dir']}/corpus/{c}" for c in corpora], cfg["split"]
+        return [corpus_dir(config["results_dir"], c) for c in corpora], cfg["split"]
     if cfg["source"] == "files":
         if not cfg["files"]:
             raise SimilarityError("config key analysis.similarity.files must name a directory of bitext files "
@@ -75,7 +77,7 @@ def text_directories(config: dict) -> tuple[list[str], str]:
 def bitext_files(directories: Sequence[str], split: str, languages: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
     """Pair "l1-l2" -> the (l1 side, l2 side) files in every directory."""
     def path(directory, l1, l2, side):
-        return os.path.normpath(Path(directory) / BITEXT_PATTERN.format(split=split, lang1=l1, lang2=l2, side=side))
+        return os.path.normpath(Path(directory) / CORPUS_BITEXT.format(split=split, lang1=l1, lang2=l2, side=side))
 
     return {f"{l1}-{l2}": [(path(d, l1, l2, l1), path(d, l1, l2, l2)) for d in directories]
             for l1, l2 in language_pairs(languages)}

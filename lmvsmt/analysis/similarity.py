@@ -21,6 +21,7 @@ from tqdm import tqdm
 from lmvsmt import integrity
 from lmvsmt.analysis.ckadata import LANGUAGE_COLUMNS, MODEL_COLUMNS, write_csv
 from lmvsmt.analysis.sentences import SimilarityError
+from lmvsmt.vocabulary import DOUBLE_STACK
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +83,6 @@ class Layer:
 
 def model_layers(model, decoder: bool = False) -> list[Layer]:
     """The layers `PretrainedModel.hidden_layers` returns, in its order."""
-    from lmvsmt.pretrain.objectives import DOUBLE_STACK
-
     inner = model.model
     if model.objective in DOUBLE_STACK:
         layers = [Layer("encoder", i) for i in range(len(inner.encoder.layers) + 1)]

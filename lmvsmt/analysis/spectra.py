@@ -20,7 +20,9 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
+from lmvsmt.errors import LmvsmtError
 from lmvsmt.io import atomic_write
+from lmvsmt.vocabulary import DOUBLE_STACK
 
 if TYPE_CHECKING:  # torch is imported where it is used: the table and plot do without it
     import torch
@@ -41,7 +43,7 @@ DIFFERENCE_COLUMNS = ("objective_a", "objective_b", "stack", "part", "layer", "m
                       "norm_difference", "spectral_distance")
 
 
-class SpectraError(ValueError):
+class SpectraError(LmvsmtError, ValueError):
     """Bad input to the spectra analysis, in one line."""
 
 
@@ -197,7 +199,6 @@ def spectra_job(model_dirs: Mapping[str, str], pairs: Sequence[Sequence[str]], o
     """The spectra of every model and the differences of the configured pairs."""
     import torch
 
-    from lmvsmt.pretrain.objectives import DOUBLE_STACK
     from lmvsmt.pretrain.models import load_model
 
     torch.set_num_threads(threads)

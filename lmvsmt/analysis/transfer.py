@@ -24,6 +24,8 @@ from lmvsmt.tables import render, specs
 from lmvsmt.tables.cells import collect_cells, entry_fields, missing_notes, score_blocks
 from lmvsmt.evaluate import results
 from lmvsmt.analysis.outputs import transfer_table_name
+from lmvsmt.downstream.common import DataError, read_split, split_path
+from lmvsmt.errors import LmvsmtError
 
 if TYPE_CHECKING:  # torch is imported where it is used: the transfer tables do without it
     import torch
@@ -31,7 +33,7 @@ if TYPE_CHECKING:  # torch is imported where it is used: the transfer tables do 
 log = logging.getLogger(__name__)
 
 
-class LabelMismatch(ValueError):
+class LabelMismatch(LmvsmtError, ValueError):
     """A test set with labels the source's head cannot predict."""
 
 
@@ -99,12 +101,12 @@ def finetune_tests(unit_lang: str, task: str, test_dirs: Mapping[str, str], subw
     for test, data_dir in test_dirs.items():
         if test == unit_lang:
             continue
-        path = taskdata.split_path(data_dir, task, "test")
-        examples = taskdata.read_split(path, task)
+        path = split_path(data_dir, task, "test")
+        examples = read_split(path, task)
         try:
             tests[test] = (test, taskdata.encode(examples, task, test, subwords, dictionary, labels, max_length,
                                                  where=str(path)))
-        except taskdata.TaskDataError as exc:  # a label the source's head does not know
+        except DataError as exc:  # a label the source's head does not know
             skipped[test] = f"{exc}: not scored"
             log.warning("%s", skipped[test])
     return tests, skipped

@@ -2,7 +2,7 @@
 fairseq-preprocess with the ONE shared dictionary (--srcdict/--tgtdict, never a
 dictionary built from the data), so every objective sees the same token ids.
 
-Datasets (see OBJECTIVE_DATASETS):
+Datasets (lmvsmt.vocabulary.DATASET names the one of each objective):
 - documents (CLM, MLM, 2-LM): one sentence per line, ONE empty line between
   documents; fairseq keeps an empty line as a </s>-only item, which is what
   `--sample-break-mode complete_doc` splits documents on.
@@ -26,20 +26,17 @@ from pathlib import Path
 
 from lmvsmt.bpe.encoder import (CHUNK_LINES, Encoder, Job, add_counts, chunked, encode_bitext_lines,
                                encode_text_lines, encode_translation_lines)
-from lmvsmt.bpe.inputs import SPLITS, CorpusError, bitext_path, check_declared, doc_path, read_blocks, read_lines
+from lmvsmt.bpe.inputs import read_blocks, read_lines
+from lmvsmt.corpus import CorpusError
 from lmvsmt.io import atomic_write, open_text
+from lmvsmt.layout import bitext_path, doc_path
+from lmvsmt.vocabulary import DATASET, SPLITS, language_pairs
 
 logger = logging.getLogger(__name__)
 
-OBJECTIVE_DATASETS = {"CLM": "documents", "MLM": "documents", "2-LM": "documents", "2-MT": "bitext", "TLM": "tlm"}
 TOKEN_COLUMNS = ("dataset", "split", "language", "sentences", "tokens")
 
 Pair = tuple[str, str]
-
-
-def language_pairs(languages: Iterable[str]) -> list[Pair]:
-    """Unordered pairs, alphabetically ordered inside (the corpus stage's file names)."""
-    return list(itertools.combinations(sorted(languages), 2))
 
 
 # ----- fairseq-preprocess -------------------------------------------------------------------
@@ -173,7 +170,7 @@ def write_token_stats(dataset_counts: dict[str, str | os.PathLike], objectives: 
     with atomic_write(out_path) as out:
         out.write("objective\t" + "\t".join(TOKEN_COLUMNS) + "\n")
         for objective in objectives:
-            dataset = OBJECTIVE_DATASETS[objective]
+            dataset = DATASET[objective]
             with open_text(dataset_counts[dataset]) as fh:
                 next(fh)  # header
                 for line in fh:
@@ -315,11 +312,8 @@ def output_names(dataset: str, languages: Sequence[str]) -> list[str]:
     return names + [f"dict.{lang}.txt" for lang in sorted(languages)]
 
 
-def build(
-    dataset: str, results, corpora, languages, model_path, dict_path, out_dir, work_dir, threads: int, declared=None
-) -> None:
-    """Build data-bin/{dataset} from the corpus stage's files (`declared`: the rule's
-    corpus inputs, checked against the files read here)."""
+def build(dataset: str, results, corpora, languages, model_path, dict_path, out_dir, work_dir, threads: int) -> None:
+    """Build data-bin/{dataset} from the corpus stage's files (those `input_paths`
+    names, which the rule declares)."""
     files = dataset_inputs(dataset, results, corpora, languages)
-    check_declared(input_paths(dataset, results, corpora, languages), declared)
     BUILDERS[dataset](model_path, dict_path, files, out_dir, work_dir, threads)

@@ -1,58 +1,16 @@
-"""The corpus stage's text files as the BPE stage reads them: their paths (the path
-contract), checks that every language has text, streaming UTF-8 reads, and the
-one-line error a rule prints (`CorpusError`, `stage_step`)."""
+"""The corpus stage's text files as the BPE stage reads them (their paths come from
+lmvsmt.layout): checks that every language has text, and streaming UTF-8 reads. A
+problem is a CorpusError (lmvsmt.corpus) naming the file."""
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
-import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from lmvsmt.io import rule_log
-
-logger = logging.getLogger(__name__)
+from lmvsmt.corpus import CorpusError
 
 
-class CorpusError(ValueError):
-    """Unusable input text, described in one line naming the file."""
-
-
-@contextlib.contextmanager
-def stage_step(log_path: str | os.PathLike | None):
-    """A rule's script body: output goes to the rule's log, and a CorpusError ends the
-    job with its one line on the console (and in the log) instead of a traceback."""
-    try:
-        with rule_log(log_path):
-            try:
-                yield
-            except CorpusError as exc:
-                logger.error("%s", exc)
-                raise
-    except CorpusError as exc:
-        sys.exit(str(exc))
-
-
-# ----- the corpus stage's files (path contract) -----------------------------------------------
-
-SPLITS = ("train", "valid", "test")
-
-
-def doc_path(results: str | os.PathLike, corpus: str, split: str, lang: str) -> str:
-    return f"{results}/corpus/{corpus}/{split}/doc.{lang}.txt"
-
-
-def bitext_path(results: str | os.PathLike, corpus: str, split: str, l1: str, l2: str, side: str) -> str:
-    return f"{results}/corpus/{corpus}/{split}/bitext.{l1}-{l2}.{side}"
-
-
-def document_files(results, corpora: Sequence[str], languages: Sequence[str], splits=SPLITS) -> dict:
-    """(corpus, split, lang) -> doc.{lang}.txt of every corpus, split and language."""
-    return {(c, s, l): doc_path(results, c, s, l) for c in corpora for s in splits for l in languages}
-
-
-# ----- input checks and the training sample -----------------------------------------------
+# ----- input checks -----------------------------------------------------------------------
 
 
 def _has_text(path: Path) -> bool:
@@ -109,10 +67,3 @@ def read_lines(path: str | os.PathLike) -> Iterator[str]:
     """The lines of `read_blocks`, one at a time."""
     for lines in read_blocks(path):
         yield from lines
-
-
-def check_declared(expected: Iterable, declared: Iterable | None) -> None:
-    """The files a rule declares must be the ones this module reads (same path contract)."""
-    if declared is not None and sorted(map(str, expected)) != sorted(map(str, declared)):
-        missing = sorted(set(map(str, expected)) - set(map(str, declared)))
-        raise ValueError(f"rule inputs differ from the corpus path contract (e.g. {missing[:3]} not declared)")

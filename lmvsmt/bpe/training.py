@@ -17,11 +17,17 @@ from pathlib import Path
 import numpy as np
 import sentencepiece as spm
 
-from lmvsmt.bpe.inputs import CorpusError, check_declared, check_documents, document_files, read_lines
+from lmvsmt.bpe.inputs import check_documents, read_lines
 from lmvsmt.bpe.subword import FAIRSEQ_SPECIALS, SPM_SPECIALS, normalize_line, user_symbols
+from lmvsmt.errors import LmvsmtError
 from lmvsmt.io import atomic_write
+from lmvsmt.layout import corpus_documents
 
 logger = logging.getLogger(__name__)
+
+
+class SubwordError(LmvsmtError, ValueError):
+    """A subword model that cannot be trained or used, described in one line."""
 
 
 def _text_lines(path: Path) -> Iterator[str]:
@@ -61,13 +67,10 @@ def sample_sentences(
     return taken
 
 
-def prepare_sample(
-    results, corpora: Sequence[str], languages: Sequence[str], out_path, size: int, seed: int, declared=None
-) -> None:
-    """Check the corpus files, then write the training sample (the BPE stage's first step).
-    `declared`: the rule's input files, checked against the files read here."""
-    documents = document_files(results, corpora, languages)
-    check_declared(documents.values(), declared)
+def prepare_sample(results, corpora: Sequence[str], languages: Sequence[str], out_path, size: int, seed: int) -> None:
+    """Check the corpus files (lmvsmt.layout's, which the rule declares), then write the
+    training sample (the BPE stage's first step)."""
+    documents = corpus_documents(results, corpora, languages)
     check_documents(documents, languages)
     train_files = {lang: [documents[(c, "train", lang)] for c in corpora] for lang in languages}
     sample_sentences(train_files, out_path, size, seed)
@@ -117,7 +120,7 @@ def train(
                 pad_id=-1,
             )
         except RuntimeError as exc:
-            raise CorpusError(f"SentencePiece training on {sample_path} failed (bpe.vocab_size={vocab_size}): {exc}") from None
+            raise SubwordError(f"SentencePiece training on {sample_path} failed (bpe.vocab_size={vocab_size}): {exc}") from None
         write_fairseq_dictionary(f"{prefix}.model", dict_path)
         os.replace(f"{prefix}.vocab", vocab_path)
         os.replace(f"{prefix}.model", model_path)
@@ -134,11 +137,11 @@ def write_fairseq_dictionary(spm_model_path: str | os.PathLike, dict_path: str |
     n = processor.get_piece_size()
     pieces = [processor.id_to_piece(i) for i in range(n)]
     if tuple(pieces[: len(SPM_SPECIALS)]) != SPM_SPECIALS:
-        raise CorpusError(f"{spm_model_path}: expected {SPM_SPECIALS} as the first pieces, got {pieces[:3]}")
+        raise SubwordError(f"{spm_model_path}: expected {SPM_SPECIALS} as the first pieces, got {pieces[:3]}")
     entries = pieces[len(SPM_SPECIALS):]
     for piece in entries:
         if piece in FAIRSEQ_SPECIALS or piece != normalize_line(piece):
-            raise CorpusError(f"{spm_model_path}: piece {piece!r} cannot be a fairseq dictionary entry")
+            raise SubwordError(f"{spm_model_path}: piece {piece!r} cannot be a fairseq dictionary entry")
     with atomic_write(dict_path) as fh:
         for rank, piece in enumerate(entries):
             fh.write(f"{piece} {len(entries) - rank}\n")

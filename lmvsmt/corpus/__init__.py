@@ -9,29 +9,17 @@ from the data), formats (where each release keeps what), pipeline (scan, allocat
 write), synthetic (the demo's sources), real (downloads and unpacking).
 """
 from lmvsmt.corpus.pipeline import (
-    BITEXT_PATTERN,
-    DOC_PATTERN,
-    LINKS_REPORT,
-    SPLITS,
     CorpusError,
     build,
-    language_pairs,
     output_files,
     stage_targets,
-    text_files,
     write_table6,
 )
 
 __all__ = [
-    "BITEXT_PATTERN",
-    "DOC_PATTERN",
-    "LINKS_REPORT",
-    "SPLITS",
     "CorpusError",
     "build",
-    "language_pairs",
     "output_files",
     "stage_targets",
-    "text_files",
     "write_table6",
 ]

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Iterable, Sequence
 from xml.sax.saxutils import escape, quoteattr
 
+from lmvsmt.errors import LmvsmtError
 
-class MalformedDocument(ValueError):
+
+class MalformedDocument(LmvsmtError, ValueError):
     """A document that is not well-formed XML, or cannot be read."""
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import logging
 import sys
 from array import array
@@ -37,55 +36,47 @@ from lmvsmt.corpus import xtargets
 from lmvsmt.corpus.documents import MalformedDocument, check_well_formed, sentence_ids, sentences
 from lmvsmt.corpus.formats import LAYOUTS, Layout
 from lmvsmt.corpus.links import BadGroup, LinkGroup, iter_link_groups
+from lmvsmt.errors import LmvsmtError
 from lmvsmt.io import atomic_write, open_text
+from lmvsmt.layout import (
+    ALLOCATION_KINDS,
+    CORPUS_ALLOCATION,
+    CORPUS_BITEXT,
+    CORPUS_DOC,
+    CORPUS_LINKS,
+    CORPUS_STATS,
+    corpus_dir,
+    corpus_texts,
+    stats as stats_path,
+)
+from lmvsmt.vocabulary import SPLITS, language_pairs
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "valid", "test")
-LINKS_REPORT = "links.tsv"  # per language pair: the xtargets reading used and what the check found
-DOC_PATTERN = "{split}/doc.{lang}.txt"
-BITEXT_PATTERN = "{split}/bitext.{lang1}-{lang2}.{side}"
 # One row per allocated bitext: the multi-way document, its pair (lang1 < lang2),
 # split, aligned sentence pairs in its link group (links with ids on both sides),
 # and the two language versions (paths inside the release) it consumes.
 ALLOCATION_COLUMNS = ("doc_id", "lang1", "lang2", "split", "sentences", "source1", "source2")
 
 
-class CorpusError(RuntimeError):
+class CorpusError(LmvsmtError, ValueError):
     """A corpus that cannot be built; the message names the file and the problem."""
-
-
-def language_pairs(languages: Sequence[str]) -> list[tuple[str, str]]:
-    return list(itertools.combinations(sorted(languages), 2))
-
-
-def text_files(out_dir: str, languages: Sequence[str]) -> tuple[list[str], list[str]]:
-    """The text files of a corpus directory (a path or a Snakemake pattern):
-    documents per split and language, and both sides of every language pair per
-    split (written even when empty, so later stages can name them statically)."""
-    docs = [f"{out_dir}/" + DOC_PATTERN.format(split=s, lang=l) for s in SPLITS for l in sorted(languages)]
-    bitexts = [
-        f"{out_dir}/" + BITEXT_PATTERN.format(split=s, lang1=l1, lang2=l2, side=x)
-        for s in SPLITS
-        for l1, l2 in language_pairs(languages)
-        for x in (l1, l2)
-    ]
-    return docs, bitexts
 
 
 def output_files(out_dir: Path, languages: Sequence[str]) -> list[Path]:
     """Every text file the build writes."""
-    docs, bitexts = text_files(str(out_dir), languages)
+    docs, bitexts = corpus_texts(str(out_dir), languages)
     return [Path(p) for p in docs + bitexts]
 
 
 def stage_targets(results: str, corpora: Sequence[str], languages: Sequence[str]) -> list[str]:
     """Final outputs of the corpus stage: Table 6 data, allocations and texts."""
-    targets = [f"{results}/stats/table6.tsv"]
+    targets = [stats_path(results, "table6")]
     for corpus in corpora:
-        docs, bitexts = text_files(f"{results}/corpus/{corpus}", languages)
-        targets += [f"{results}/corpus/{corpus}/allocation.{k}.tsv" for k in ("uncapped", "capped")]
-        targets.append(f"{results}/corpus/{corpus}/{LINKS_REPORT}")
+        directory = corpus_dir(results, corpus)
+        docs, bitexts = corpus_texts(directory, languages)
+        targets += [f"{directory}/" + CORPUS_ALLOCATION.format(kind=k) for k in ALLOCATION_KINDS]
+        targets.append(f"{directory}/{CORPUS_LINKS}")
         targets += docs + bitexts
     return targets
 
@@ -410,15 +401,15 @@ def build(
     counts = write_corpus(layout, raw_dir, out_dir, languages, files, result, chosen, readings)
     # written after the text, so a failed build replaces none of the earlier outputs
     for name, capped in (("uncapped", False), ("capped", True)):
-        with atomic_write(out_dir / f"allocation.{name}.tsv") as fh:
+        with atomic_write(out_dir / CORPUS_ALLOCATION.format(kind=name)) as fh:
             fh.write("\t".join(ALLOCATION_COLUMNS) + "\n")
             fh.writelines("\t".join(r) + "\n" for r in rows(allocation.chosen(capped)))
 
-    with atomic_write(out_dir / LINKS_REPORT) as fh:
+    with atomic_write(out_dir / CORPUS_LINKS) as fh:
         fh.write("\t".join(xtargets.REPORT_COLUMNS) + "\n")
         fh.writelines("\t".join(result.checks[p].report_row()) + "\n" for p in pairs if p in result.checks)
     stats = _stats(result, allocation, pairs, counts, unit, use)
-    with atomic_write(out_dir / "stats.tsv") as fh:
+    with atomic_write(out_dir / CORPUS_STATS) as fh:
         fh.write("metric\tscope\tvalue\n")
         fh.writelines(f"{m}\t{s}\t{v}\n" for m, s, v in stats)
     log.info(
@@ -494,7 +485,7 @@ def _write_group(layout, raw_dir, document, group, source_a, source_b, split, re
     for lang, doc in ((lang_a, doc_a), (lang_b, doc_b)):
         if not doc:
             continue
-        name = DOC_PATTERN.format(split=split, lang=lang)
+        name = CORPUS_DOC.format(split=split, lang=lang)
         # documents are separated by exactly one empty line
         handles[name].write(("\n" if name in started else "") + "\n".join(doc) + "\n")
         started.add(name)
@@ -503,7 +494,7 @@ def _write_group(layout, raw_dir, document, group, source_a, source_b, split, re
         counts[("documents_written", f"{split}/{lang}")] += 1
     if bitext_a:
         for lang, lines in ((lang_a, bitext_a), (lang_b, bitext_b)):
-            name = BITEXT_PATTERN.format(split=split, lang1=lang_a, lang2=lang_b, side=lang)
+            name = CORPUS_BITEXT.format(split=split, lang1=lang_a, lang2=lang_b, side=lang)
             handles[name].write("\n".join(lines) + "\n")
         counts[("bitext_sentences", f"{split}/{pair}")] += len(bitext_a)
         counts[("bitext_sentences", split)] += len(bitext_a)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Sequence
 
 from lmvsmt.corpus.formats import LAYOUTS
-from lmvsmt.corpus.synthetic import atomic_directory
+from lmvsmt.io import atomic_directory
 
 
 def downloads(config: dict, corpus: str) -> dict[str, tuple[str, str]]:

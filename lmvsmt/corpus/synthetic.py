@@ -15,44 +15,24 @@ first in xtargets.
 """
 from __future__ import annotations
 
-import contextlib
 import itertools
-import os
 import random
-import shutil
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 from lmvsmt.corpus.documents import paragraphs_of, write_opus_raw_document, write_tei_document
 from lmvsmt.corpus.formats import LAYOUTS, Layout
 from lmvsmt.corpus.links import write_link_file
+from lmvsmt.io import atomic_directory
+from lmvsmt.vocabulary import LANGUAGES
 
 MERGE_PROBABILITY = 0.08  # two meanings said in one sentence (a 2-1 link)
 EXTRA_PROBABILITY = 0.04  # a sentence found in one language only (a 1-0 link)
 EMPTY_PROBABILITY = 0.02  # an empty <s> (dropped by the parser)
 MESSY_PROBABILITY = 0.1  # stray whitespace inside a sentence (normalised by the parser)
 SECOND_VERSION_PROBABILITY = 0.15  # OpenSubtitles: a second subtitle file in a language
-_LANGUAGE_ORDER = ("ar", "en", "es", "fr", "ru", "zh")  # gives every subtitle file its own id
-
-
-@contextlib.contextmanager
-def atomic_directory(path: Path) -> Iterator[Path]:
-    """Yield a temporary directory beside `path`, moved into place on success
-    (replacing `path`) and removed on failure."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
-        yield tmp
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 @dataclass
@@ -218,7 +198,7 @@ def _write_version(layout: Layout, raw: Path, d: int, v: int, lang: str, world, 
         )
     else:
         film = f"{1950 + d % 68}/{100000 + d}"
-        file_id = f"{1_000_000 + 20 * d + 2 * _LANGUAGE_ORDER.index(lang) + v}"
+        file_id = f"{1_000_000 + 20 * d + 2 * LANGUAGES.index(lang) + v}"
         ref, rel = layout.ref(lang, f"{film}/{file_id}.xml")
         ids = write_opus_raw_document(
             raw / layout.docs_dir / rel, file_id, texts,

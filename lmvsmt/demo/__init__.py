@@ -18,9 +18,9 @@ The corpus and downstream stages write its output in the real source formats.
 
 Nothing produced here is real language data.
 """
-from lmvsmt.demo.meaning import (ENTITY_TYPES, LANGUAGES, NLI_RELATIONS, POLARITIES, TENSES, UPOS_TAGS,
-                                 Meaning, Phrase, Token)
+from lmvsmt.demo.meaning import (ENTITY_TYPES, NLI_RELATIONS, POLARITIES, TENSES, UPOS_TAGS, Meaning, Phrase,
+                                 Token)
 from lmvsmt.demo.world import STYLES, Topic, World, world_from_config
 
-__all__ = ["ENTITY_TYPES", "LANGUAGES", "NLI_RELATIONS", "POLARITIES", "STYLES", "TENSES", "UPOS_TAGS",
+__all__ = ["ENTITY_TYPES", "NLI_RELATIONS", "POLARITIES", "STYLES", "TENSES", "UPOS_TAGS",
            "Meaning", "Phrase", "Token", "Topic", "World", "world_from_config"]

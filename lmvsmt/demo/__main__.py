@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import random
 
-from lmvsmt.demo import LANGUAGES, World
+from lmvsmt.demo import World
+from lmvsmt.vocabulary import LANGUAGES
 
 
 def main(argv=None) -> None:

@@ -11,8 +11,8 @@ from dataclasses import dataclass, replace
 
 from lmvsmt.config import ConfigError
 from lmvsmt.demo.languages import GRAMMARS
-from lmvsmt.demo.meaning import (LANGUAGES, NLI_RELATIONS, TENSES, Meaning, MeaningSpace, Phrase,
-                                 Token)
+from lmvsmt.demo.meaning import NLI_RELATIONS, TENSES, Meaning, MeaningSpace, Phrase, Token
+from lmvsmt.vocabulary import LANGUAGES
 
 _NAME_CONSONANTS = "ktpmnslrdbgvzhf"
 _NAME_VOWELS = "aeiou"

@@ -1,4 +1,5 @@
-"""The common on-disk format of the downstream datasets, shared by every source.
+"""The common on-disk format of the downstream datasets: the one reader and writer,
+used by the downstream stage (which writes it) and the evaluation (which reads it).
 
 Sentence tasks (SA) and sentence-pair tasks (NLI): `{split}.tsv`, one example per
 line, the text(s) then the label, tab-separated, no header. Token tasks (NER, POS):
@@ -12,13 +13,14 @@ import dataclasses
 from pathlib import Path
 from typing import Iterable, Sequence, Union
 
+from lmvsmt.errors import LmvsmtError
 from lmvsmt.io import atomic_write, open_text
+from lmvsmt.layout import downstream_dir, stats
+from lmvsmt.vocabulary import SPLITS, TASK_TEXTS, is_token_task
 
-TASKS = ("SA", "NER", "POS", "NLI")
-SPLITS = ("train", "valid", "test")
-#: Number of texts per example; 0 marks a token-level task.
-TASK_TEXTS = {"SA": 1, "NLI": 2, "NER": 0, "POS": 0}
 SUFFIX = {"SA": "tsv", "NLI": "tsv", "NER": "conll", "POS": "conll"}
+# Languages written without spaces between words (their sentences join words with "").
+WORDS_WITHOUT_SPACES = {"zh"}
 
 NER_LABELS = ("B", "I", "O")
 NLI_LABELS = ("entailment", "neutral", "contradiction")
@@ -28,8 +30,14 @@ UPOS_LABELS = (
 )
 
 
-class DataError(ValueError):
-    """Malformed source data, described in one line naming the file and line."""
+def word_joiner(lang: str) -> str:
+    """What joins the words of a token task's sentence into its text."""
+    return "" if lang in WORDS_WITHOUT_SPACES else " "
+
+
+class DataError(LmvsmtError, ValueError):
+    """Malformed downstream data (raw or prepared), described in one line naming the
+    file and line."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +50,11 @@ class TextExample:
     @property
     def key(self) -> tuple:
         return self.texts
+
+    @property
+    def labels(self) -> tuple[str]:
+        """The example's labels, as a token example has them (one per example here)."""
+        return (self.label,)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,10 +70,6 @@ class TokenExample:
 
 
 Example = Union[TextExample, TokenExample]
-
-
-def is_token_task(task: str) -> bool:
-    return TASK_TEXTS[task] == 0
 
 
 def clean_text(text: str) -> str:
@@ -79,15 +88,15 @@ def split_path(out_dir: str | Path, task: str, split: str) -> Path:
 
 def final_targets(results: str, tasks: Sequence[str], languages: Sequence[str]) -> list[str]:
     """Every split file of the configured tasks and languages, and the Table 7 data."""
-    files = [str(split_path(f"{results}/downstream/{task}/{lang}", task, split))
+    files = [str(split_path(downstream_dir(results, task, lang), task, split))
              for task in tasks for lang in languages for split in SPLITS]
-    return files + [f"{results}/stats/table7.tsv"]
+    return files + [stats(results, "table7")]
 
 
 #: Table 7 data (stats/table7.tsv): sizes per split after any dropping, and the inputs
 #: that splits share as released (`splits.shared_inputs`).
 SHARED_COLUMNS = ("valid_in_train", "test_in_train", "test_in_valid")
-TABLE7_COLUMNS = ("task", "language", "dataset", "train", "valid", "test", "total", *SHARED_COLUMNS)
+TABLE7_COLUMNS = ("task", "language", "dataset", *SPLITS, "total", *SHARED_COLUMNS)
 
 
 def write_split(path: str | Path, task: str, examples: Sequence[Example]) -> None:
@@ -104,19 +113,31 @@ def write_split(path: str | Path, task: str, examples: Sequence[Example]) -> Non
 
 
 def read_split(path: str | Path, task: str) -> list[Example]:
-    """Read a split written by `write_split` (used by tests and statistics)."""
+    """Read a split written by `write_split`; anything else (a wrong column count, an
+    empty token, no example at all) stops with a DataError naming the file and line."""
     path = Path(path)
+    examples = _read_conll(path) if is_token_task(task) else _read_tsv(path, TASK_TEXTS[task])
+    if not examples:
+        raise DataError(f"{path}: empty split")
+    return examples
+
+
+def _read_tsv(path: Path, n_texts: int) -> list[Example]:
     out: list[Example] = []
     with open_text(path) as fh:
-        if not is_token_task(task):
-            for lineno, line in enumerate(fh, 1):
-                cols = line.rstrip("\n").split("\t")
-                if len(cols) != TASK_TEXTS[task] + 1:
-                    raise DataError(f"{path}:{lineno}: expected {TASK_TEXTS[task] + 1} columns, found {len(cols)}")
-                out.append(TextExample(tuple(cols[:-1]), cols[-1]))
-            return out
-        tokens: list[str] = []
-        labels: list[str] = []
+        for lineno, line in enumerate(fh, 1):
+            cols = line.rstrip("\n").split("\t")
+            if len(cols) != n_texts + 1:
+                raise DataError(f"{path}:{lineno}: expected {n_texts + 1} tab-separated columns, found {len(cols)}")
+            out.append(TextExample(tuple(cols[:-1]), cols[-1]))
+    return out
+
+
+def _read_conll(path: Path) -> list[Example]:
+    out: list[Example] = []
+    tokens: list[str] = []
+    labels: list[str] = []
+    with open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
             line = line.rstrip("\n")
             if not line:
@@ -125,12 +146,12 @@ def read_split(path: str | Path, task: str) -> list[Example]:
                     tokens, labels = [], []
                 continue
             cols = line.split("\t")
-            if len(cols) != 2:
-                raise DataError(f"{path}:{lineno}: expected token<TAB>label, found {len(cols)} columns")
+            if len(cols) != 2 or not cols[0]:
+                raise DataError(f"{path}:{lineno}: expected 'token<TAB>label', found {len(cols)} column(s)")
             tokens.append(cols[0])
             labels.append(cols[1])
-        if tokens:
-            out.append(TokenExample(tuple(tokens), tuple(labels)))
+    if tokens:
+        out.append(TokenExample(tuple(tokens), tuple(labels)))
     return out
 
 

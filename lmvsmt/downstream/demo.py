@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from lmvsmt.download import sha256_file
-from lmvsmt.taskdata import word_joiner
-from lmvsmt.downstream.common import NLI_LABELS, SPLITS, DataError, Example, TextExample, TokenExample
+from lmvsmt.downstream.common import NLI_LABELS, DataError, Example, TextExample, TokenExample, word_joiner
 from lmvsmt.downstream.formats import FORMATS
 from lmvsmt.downstream.sources import write_manifest
+from lmvsmt.vocabulary import SPLITS
 
 log = logging.getLogger(__name__)
 

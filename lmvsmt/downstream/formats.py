@@ -16,7 +16,6 @@ import uuid
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence
 
-from lmvsmt.taskdata import word_joiner
 from lmvsmt.downstream.common import (
     NLI_LABELS,
     UPOS_LABELS,
@@ -26,6 +25,7 @@ from lmvsmt.downstream.common import (
     TokenExample,
     clean_text,
     clean_token,
+    word_joiner,
 )
 from lmvsmt.io import atomic_write
 

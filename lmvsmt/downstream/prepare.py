@@ -22,19 +22,18 @@ from lmvsmt.downstream.common import (
     NER_LABELS,
     NLI_LABELS,
     SHARED_COLUMNS,
-    SPLITS,
     TABLE7_COLUMNS,
     UPOS_LABELS,
     DataError,
     Example,
     count_tokens,
-    is_token_task,
     split_path,
     write_split,
 )
 from lmvsmt.download import sha256_file
-from lmvsmt.downstream.sources import MANIFEST
 from lmvsmt.io import atomic_write, move_aside, read_text
+from lmvsmt.layout import MANIFEST
+from lmvsmt.vocabulary import SPLITS, is_token_task
 
 log = logging.getLogger(__name__)
 

@@ -23,13 +23,13 @@ import yaml
 
 from lmvsmt.config import REPO_ROOT, ConfigError
 from lmvsmt.download import extract, fetch, sha256_file
-from lmvsmt.downstream.common import SPLITS
 from lmvsmt.downstream.formats import FORMATS
 from lmvsmt.io import atomic_write
+from lmvsmt.layout import MANIFEST
+from lmvsmt.vocabulary import SPLITS
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "source.json"
 PAPER_CONFIG = REPO_ROOT / "config" / "paper.yaml"
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz")
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import random
 from typing import Mapping, Sequence, TypeVar
 
-from lmvsmt.downstream.common import SPLITS, DataError, Example
+from lmvsmt.downstream.common import DataError, Example
+from lmvsmt.vocabulary import SPLITS
 
 E = TypeVar("E", bound=Example)
 

@@ -11,7 +11,7 @@ from torch import nn
 
 from lmvsmt.evaluate.head import Head, fit, fit_options
 from lmvsmt.evaluate.probe import batch_indices, represent, summarize
-from lmvsmt.taskdata import SPLITS
+from lmvsmt.vocabulary import SPLITS
 
 
 class _Tuned(nn.Module):

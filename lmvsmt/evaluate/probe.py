@@ -15,8 +15,10 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from lmvsmt import integrity, taskdata
+from lmvsmt.downstream.common import read_split, split_path
 from lmvsmt.evaluate.head import Head, fit, fit_options, pad_batch, pool, scores
 from lmvsmt.io import atomic_path
+from lmvsmt.vocabulary import SPLITS, is_token_task
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +28,11 @@ FEATURES_REMEDY = "rerun the same command to extract the features again (rule fe
 
 def load_task(data_dir, task, lang, subwords, dictionary, max_length):
     """Read and encode the three splits of one task and language."""
-    examples = {s: taskdata.read_split(taskdata.split_path(data_dir, task, s), task) for s in taskdata.SPLITS}
+    examples = {s: read_split(split_path(data_dir, task, s), task) for s in SPLITS}
     labels = taskdata.label_set(examples["train"], data_dir)
     encoded = {
         s: taskdata.encode(ex, task, lang, subwords, dictionary, labels, max_length,
-                           where=str(taskdata.split_path(data_dir, task, s)))
+                           where=str(split_path(data_dir, task, s)))
         for s, ex in examples.items()
     }
     return labels, encoded
@@ -40,7 +42,7 @@ def represent(model, ids: list[list[list[int]]], firsts: list[list[int]], lang: 
               pooling: str, pad: int, device) -> torch.Tensor:
     """Head inputs for a batch of examples: pooled (and, for pairs, concatenated)
     sentence vectors [B, n_texts * H], or first-sub-word word vectors [sum(words), H]."""
-    if taskdata.is_token_task(task):
+    if is_token_task(task):
         tokens, _ = pad_batch([ex[0] for ex in ids], pad)
         states = model.encode(tokens.to(device), lang)
         rows = [states[i, torch.tensor(f, dtype=torch.long, device=device)] for i, f in enumerate(firsts)]
@@ -97,7 +99,7 @@ def probe(features_path, seed: int, head_cfg: dict, optim: dict, progress=None,
     (another language's features, labels as this cache's ids); the same head scores
     them and their metrics come back under "transfer"."""
     cache = integrity.load_torch(features_path, FEATURES_REMEDY, weights_only=True)
-    data = {s: _split_data(cache[s]) for s in taskdata.SPLITS}
+    data = {s: _split_data(cache[s]) for s in SPLITS}
     torch.manual_seed(seed)
     head = Head.from_config(data["train"][0].shape[1], len(cache["labels"]), head_cfg)
 
@@ -116,7 +118,7 @@ def probe(features_path, seed: int, head_cfg: dict, optim: dict, progress=None,
     extra = {name: (lambda test=_split_data(test): batches_of(test, None), step, test["truncated_words"])
              for name, test in (transfer_tests or {}).items()}
     result = fit(head, head.parameters(), lambda split, rng: batches_of(data[split], rng), step, seed=seed,
-                 unscored={s: cache[s]["truncated_words"] for s in taskdata.SPLITS}, progress=progress,
+                 unscored={s: cache[s]["truncated_words"] for s in SPLITS}, progress=progress,
                  extra_tests=extra, **fit_options(optim))
     metrics = summarize(result, len(cache["labels"]))
     if transfer_tests:

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
+from lmvsmt.errors import LmvsmtError
 from lmvsmt.pretrain import objectives
 from lmvsmt.io import atomic_write
 
@@ -34,11 +35,11 @@ RESOLVED = "resolved.json"
 GIB = 1024 ** 3
 
 
-class AutotuneError(RuntimeError):
+class AutotuneError(LmvsmtError, RuntimeError):
     """No batch fits, or the run's choices cannot be read; the message says why."""
 
 
-class OutOfMemory(Exception):
+class OutOfMemory(LmvsmtError):
     """A probe ran out of GPU memory."""
 
 

@@ -20,27 +20,19 @@ import posixpath
 import urllib.parse
 from typing import Iterable
 
-from lmvsmt import io
 from lmvsmt.config import ConfigError
-from lmvsmt.download import DownloadError, extract, fetch, sha256_file
+from lmvsmt.download import extract, fetch, sha256_file
+from lmvsmt.errors import LmvsmtError
+from lmvsmt.layout import EXTERNAL_DOWNLOAD, EXTERNAL_UNPACKED, SPM_MODEL, fill, model_dir
 
 FILES = ("checkpoint", "dictionary", "spm")
-DOWNLOAD_DIR = "external/download"
-UNPACK_DIR = "external/unpacked"
 # What evaluation reads of every objective's model (trained or imported).
-MODEL_DIR = "{results}/pretrain/{objective}"
 IMPORTED = ("checkpoint_best.pt", "dict.txt", "spm.model", "source.json")
-SHARED_SPM = "{results}/bpe/spm.model"
 TRAINED_HERE = "pretrained by this workflow"
 
 
-class ModelError(ValueError):
+class ModelError(LmvsmtError, ValueError):
     """A model that evaluation cannot use; the message is one line naming the file."""
-
-
-def one_line_errors():
-    """A job of this stage fails with one line for a config, download or model problem."""
-    return io.one_line_errors(ConfigError, DownloadError, ModelError, logger="lmvsmt.pretrain.external")
 
 
 def models(config: dict) -> dict[str, dict]:
@@ -100,15 +92,15 @@ def _member_name(spec: dict) -> str:
 def file_path(results: str, spec: dict) -> str:
     """Where the import reads a file: the download, the unpacked member, or the local path."""
     if "member" in spec:
-        return f"{results}/{UNPACK_DIR}/{staged_name(spec)}/{_member_name(spec)}"
+        return f"{fill(EXTERNAL_UNPACKED, results=results)}/{staged_name(spec)}/{_member_name(spec)}"
     if "url" in spec:
-        return f"{results}/{DOWNLOAD_DIR}/{staged_name(spec)}"
+        return f"{fill(EXTERNAL_DOWNLOAD, results=results)}/{staged_name(spec)}"
     return spec["path"]
 
 
 def archive_path(results: str, spec: dict) -> str:
     """The archive a member is taken from (downloaded, or the local path)."""
-    return f"{results}/{DOWNLOAD_DIR}/{staged_name(spec)}" if "url" in spec else spec["path"]
+    return f"{fill(EXTERNAL_DOWNLOAD, results=results)}/{staged_name(spec)}" if "url" in spec else spec["path"]
 
 
 def _pins(spec: dict) -> dict:
@@ -160,16 +152,12 @@ def import_inputs(results: str, config: dict, objective: str) -> dict[str, str]:
     return {role: file_path(results, entry[role]) for role in FILES}
 
 
-def model_dir(results: str, objective: str) -> str:
-    return MODEL_DIR.format(results=results, objective=objective)
-
-
 def subword_model(results: str, config: dict, objective: str) -> str:
     """The SentencePiece model downstream text is encoded with for `objective`: the
     imported model's own, or the shared one this workflow trains."""
     if objective in models(config):
         return f"{model_dir(results, objective)}/spm.model"
-    return SHARED_SPM.format(results=results)
+    return fill(SPM_MODEL, results=results)
 
 
 def source(config: dict, objective: str) -> str:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from lmvsmt.errors import LmvsmtError
 from lmvsmt.io import atomic_write, disk_full_error, read_json
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ _ACTIVE = {"PENDING", "RUNNING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CON
            "SUSPENDED", "RESIZING", "STAGE_OUT", "SIGNALING"}
 
 
-class LaunchError(RuntimeError):
+class LaunchError(LmvsmtError, RuntimeError):
     """A training job failed; the message says why and where its logs are."""
 
 
@@ -264,7 +265,7 @@ def _strip_module(line: str) -> str:
     return head.rsplit(".", 1)[-1] + sep + rest if _EXCEPTION_LINE.match(line) else line
 
 
-class _Terminated(Exception):
+class _Terminated(LmvsmtError):
     """SIGTERM on the submitting side (Snakemake stopping the rule)."""
 
 

@@ -27,7 +27,7 @@ from torch import nn
 from lmvsmt import fairseq_compat
 from lmvsmt.pretrain.external import ModelError
 from lmvsmt.io import atomic_write
-from lmvsmt.pretrain.objectives import DOUBLE_STACK
+from lmvsmt.vocabulary import DOUBLE_STACK
 
 CHECKPOINT = "checkpoint_best.pt"
 DICTIONARY = "dict.txt"

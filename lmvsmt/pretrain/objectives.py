@@ -36,12 +36,7 @@ from typing import Callable
 
 from lmvsmt import fairseq_compat, monitoring
 from lmvsmt.config import ConfigError
-
-OBJECTIVES = ("2-LM", "2-MT", "CLM", "MLM", "TLM")
-DOUBLE_STACK = ("2-LM", "2-MT")
-
-# Binarized data each objective reads (path contract, issue 4).
-DATASET = {"2-LM": "documents", "2-MT": "bitext", "CLM": "documents", "MLM": "documents", "TLM": "tlm"}
+from lmvsmt.vocabulary import DOUBLE_STACK, OBJECTIVES
 
 # Fixed plumbing, not hyper-parameters: checkpoints and validations happen every
 # save_interval_updates only (epochs are short at demo size and uneven across

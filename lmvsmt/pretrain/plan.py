@@ -25,8 +25,11 @@ import logging
 import struct
 from pathlib import Path
 
+from lmvsmt import layout
+from lmvsmt.errors import LmvsmtError
 from lmvsmt.io import read_text
 from lmvsmt.pretrain import launch, objectives
+from lmvsmt.vocabulary import DATASET
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +43,10 @@ OUTPUTS = ("checkpoint_best.pt", "dict.txt", "command.txt", "config.yaml", "trai
 
 
 def output_files(results, objective: str) -> list[str]:
-    return [f"{results}/pretrain/{objective}/{name}" for name in OUTPUTS]
+    return [f"{layout.model_dir(results, objective)}/{name}" for name in OUTPUTS]
 
 
-class PretrainError(RuntimeError):
+class PretrainError(LmvsmtError, RuntimeError):
     """A pretraining run cannot start or did not finish; the message says why."""
 
 
@@ -98,22 +101,22 @@ def available_pairs(data_dir: Path, pairs: list[str]) -> tuple[list[str], list[s
 
 
 def dictionary_file(objective: str, data_dir: Path, languages: list[str]) -> Path:
-    if objectives.DATASET[objective] == "bitext":  # one copy per language, all identical
+    if DATASET[objective] == "bitext":  # one copy per language, all identical
         return Path(data_dir) / f"dict.{sorted(languages)[0]}.txt"
     return Path(data_dir) / "dict.txt"
 
 
 def data_dir_of(results, objective: str) -> str:
-    """The binarized data an objective trains on (path contract, issue 4)."""
-    return f"{results}/data-bin/{objectives.DATASET[objective]}"
+    """The binarized data an objective trains on."""
+    return layout.data_bin(results, DATASET[objective])
 
 
 def input_files(results, objective: str, languages: list[str]) -> list[str]:
     """The data files the rule waits for (train and valid splits, dictionaries)."""
     from lmvsmt.bpe.binarize import output_names
 
-    dataset = objectives.DATASET[objective]
-    return [f"{results}/data-bin/{dataset}/{name}" for name in output_names(dataset, languages)
+    dataset = DATASET[objective]
+    return [f"{layout.data_bin(results, dataset)}/{name}" for name in output_names(dataset, languages)
             if not name.startswith("test.")]
 
 

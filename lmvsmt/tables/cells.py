@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from lmvsmt import layout
 from lmvsmt.downstream.common import SHARED_COLUMNS, TABLE7_COLUMNS
 from lmvsmt.evaluate.results import read_result
 from lmvsmt.io import open_text
@@ -18,6 +19,7 @@ from lmvsmt.pretrain import external
 from lmvsmt.tables.render import Block, Entry, Row, Table, tex_escape
 from lmvsmt.tables.specs import (CORPUS_NAMES, METRIC_WORDS, MODE_WORDS, RESULT_KEYS, RESULT_PATH_KEYS, RESULT_TABLES,
                                  TableError, table_groups)
+from lmvsmt.vocabulary import SPLITS
 
 log = logging.getLogger(__name__)
 
@@ -68,17 +70,11 @@ def load_results(paths: Iterable[str | os.PathLike], path_keys: Sequence[str] = 
 
 def find_result_files(results_dir: str | os.PathLike, config: dict) -> list[Path]:
     """Result files that exist for the configured grid (partial runs render with dashes)."""
-    root = Path(results_dir) / "eval"
-    found = []
-    for mode in config["evaluation"]["modes"]:
-        for objective in config["objectives"]:
-            for task in config["tasks"]:
-                for lang in config["languages"]:
-                    for seed in config["evaluation"]["seeds"]:
-                        path = root / mode / objective / task / lang / f"seed{seed}.json"
-                        if path.exists():
-                            found.append(path)
-    return found
+    ev = config["evaluation"]
+    paths = [Path(layout.eval_result(results_dir, mode, objective, task, lang, seed))
+             for mode in ev["modes"] for objective in config["objectives"] for task in config["tasks"]
+             for lang in config["languages"] for seed in ev["seeds"]]
+    return [path for path in paths if path.exists()]
 
 
 # --------------------------------------------------------------------------- cells
@@ -247,7 +243,7 @@ def read_tsv(path: str | os.PathLike, columns: Sequence[str], int_columns: Seque
     return rows
 
 
-SPLIT_COLUMNS = ("train", "valid", "test", "total")
+SPLIT_COLUMNS = (*SPLITS, "total")
 
 
 def build_table6(path: str | os.PathLike, corpora: Sequence[str] | None = None) -> Table:

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
+from lmvsmt import layout
 from lmvsmt.io import atomic_write
 from lmvsmt.pretrain import external
 from lmvsmt.tables.cells import build_result_table, build_table6, build_table7, find_result_files, load_results
@@ -106,7 +107,7 @@ def render_available(config: dict, out_dir: str | os.PathLike, pdf: bool = True)
                                        ddof=cfg["sd_ddof"], bold_scope=cfg["bold_scope"],
                                        sources=external.caption_sources(config, table_objectives(name, config)))
         else:
-            stats = results / "stats" / f"{name}.tsv"
+            stats = Path(layout.stats(results, name))
             if not stats.exists():
                 log.warning("%s: not found, %s left out", stats, name)
                 continue

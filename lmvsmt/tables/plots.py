@@ -14,10 +14,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from lmvsmt.io import atomic_path, open_text  # noqa: E402
 from lmvsmt.tables.cells import collect_cells  # noqa: E402
-from lmvsmt.tables.specs import ALL_OBJECTIVES, METRIC_WORDS, MODE_WORDS, TableError  # noqa: E402
+from lmvsmt.tables.specs import METRIC_WORDS, MODE_WORDS, TableError  # noqa: E402
+from lmvsmt.vocabulary import OBJECTIVES  # noqa: E402
 
 # One colour per objective in every figure (double-stack blues, single-stack warm).
-COLOURS = dict(zip(ALL_OBJECTIVES, ("#1f77b4", "#6baed6", "#d62728", "#ff7f0e", "#2ca02c")))
+COLOURS = dict(zip(OBJECTIVES, ("#1f77b4", "#6baed6", "#d62728", "#ff7f0e", "#2ca02c")))
 
 
 def save_figure(fig, out: str | os.PathLike, dpi: int) -> None:

@@ -11,12 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from lmvsmt import layout
+from lmvsmt.errors import LmvsmtError
 from lmvsmt.pretrain import external
+from lmvsmt.vocabulary import DOUBLE_STACK, SINGLE_STACK
 
-DOUBLE_STACK = ("2-LM", "2-MT")
-SINGLE_STACK = ("CLM", "MLM", "TLM")
-ALL_OBJECTIVES = DOUBLE_STACK + SINGLE_STACK
-MODES = ("probe", "finetune")
 MODE_WORDS = {"probe": "probing (pretrained model frozen, only the head trained)",
               "finetune": "fine-tuning (all weights trained)"}
 METRIC_WORDS = {"accuracy": "Accuracy", "macro_f1": "Macro-F1"}
@@ -24,7 +23,7 @@ CORPUS_NAMES = {"unpc": "UNPC", "opensubtitles": "OpenSubtitles"}
 RESULT_KEYS = ("mode", "objective", "task", "language", "seed", "accuracy", "macro_f1")
 
 
-class TableError(ValueError):
+class TableError(LmvsmtError, ValueError):
     """Bad input to a table, described in one line naming the file."""
 
 
@@ -120,18 +119,13 @@ def table_objectives(name: str, config: dict) -> list[str]:
     return [o for g in table_groups(spec, config["objectives"]) for o in g]
 
 
-# Path patterns shared with the other stages (see the team's path contract).
-EVAL_RESULT = "{results}/eval/{mode}/{objective}/{task}/{lang}/seed{seed}.json"
-TRAIN_LOG = "{results}/pretrain/{objective}/train_log.jsonl"
-TABLES_DIR = "{results}/tables"
-PLOTS_DIR = "{results}/plots"
-# The record keys a result file's directories name, last directory first (EVAL_RESULT).
+# The record keys a result file's directories name, last directory first (layout.EVAL_RESULT).
 RESULT_PATH_KEYS = ("mode", "objective", "task", "language")
 
 
 def eval_results(config: dict, mode: str, objectives: Sequence[str], tasks: Sequence[str] | None = None) -> list[str]:
     """Result files of `mode` x objectives x tasks (default: configured) x configured languages and seeds."""
-    return [EVAL_RESULT.format(results=config["results_dir"], mode=mode, objective=o, task=t, lang=lang, seed=seed)
+    return [layout.eval_result(config["results_dir"], mode, o, t, lang, seed)
             for o in objectives for t in (tasks or config["tasks"])
             for lang in config["languages"] for seed in config["evaluation"]["seeds"]]
 
@@ -142,8 +136,8 @@ def result_table_inputs(name: str, config: dict) -> list[str]:
 
 def stage_targets(config: dict) -> list[str]:
     """Every final output of the tables stage for this configuration."""
-    tables_dir = TABLES_DIR.format(results=config["results_dir"])
-    plots_dir = PLOTS_DIR.format(results=config["results_dir"])
+    tables_dir = layout.fill(layout.TABLES, results=config["results_dir"])
+    plots_dir = layout.fill(layout.PLOTS, results=config["results_dir"])
     names = tables_for(config)
     return ([f"{tables_dir}/{n}.{ext}" for ext in ("tex", "csv", "md") for n in names]
             + [f"{tables_dir}/tables.{ext}" for ext in ("tex", "md", "pdf")]

@@ -1,22 +1,17 @@
 """Encode one objective dataset with the shared BPE model and binarize it (fairseq-preprocess)."""
-from pathlib import Path
-
-from lmvsmt.bpe import binarize, inputs
+from lmvsmt.bpe import binarize
+from lmvsmt.io import rule_log
 
 p = snakemake.params
-out_dir = Path(snakemake.output.tokens).parent
-with inputs.stage_step(snakemake.log[0]):
-    # {R}/data-bin/{dataset}/: the corpus files and the scratch space lie under {R}.
-    results = out_dir.parents[1]
+with rule_log(snakemake.log[0]):
     binarize.build(
         p.dataset,
-        results,
+        p.results,
         p.corpora,
         p.languages,
         snakemake.input.model,
         snakemake.input.dict,
-        out_dir,
-        results / "work" / "bpe",
+        p.out_dir,
+        p.work_dir,
         snakemake.threads,
-        declared=snakemake.input.corpus,
     )

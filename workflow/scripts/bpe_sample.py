@@ -1,11 +1,7 @@
 """Check the corpus files and draw the language-balanced BPE training sample."""
-from pathlib import Path
-
-from lmvsmt.bpe import inputs, training
+from lmvsmt.bpe import training
+from lmvsmt.io import rule_log
 
 p = snakemake.params
-out = Path(snakemake.output[0])
-with inputs.stage_step(snakemake.log[0]):
-    # {R}/bpe/train_sample.txt: the corpus files lie under the same results directory.
-    results = out.parents[1]
-    training.prepare_sample(results, p.corpora, p.languages, out, p.size, p.seed, declared=snakemake.input)
+with rule_log(snakemake.log[0]):
+    training.prepare_sample(p.results, p.corpora, p.languages, snakemake.output[0], p.size, p.seed)

@@ -1,9 +1,10 @@
 """Train the shared SentencePiece BPE model and derive the fairseq dictionary."""
-from lmvsmt.bpe import inputs, training
+from lmvsmt.bpe import training
+from lmvsmt.io import rule_log
 
 p = snakemake.params
 out = snakemake.output
-with inputs.stage_step(snakemake.log[0]):
+with rule_log(snakemake.log[0]):
     training.train(
         snakemake.input[0],
         out.model,

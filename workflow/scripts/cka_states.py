@@ -4,7 +4,7 @@ from lmvsmt.io import rule_log
 
 with rule_log(snakemake.log[0]):
     p = snakemake.params
-    similarity.states_job(snakemake.wildcards.objective, snakemake.input.model.rsplit("/", 1)[0], snakemake.input.spm,
+    similarity.states_job(snakemake.wildcards.objective, p.model_dir, snakemake.input.spm,
                           snakemake.input.sentences, snakemake.output[0], batch_size=p.batch_size,
                           max_length=p.max_length, decoder=p.decoder, min_sentences=p.min_sentences,
                           threads=snakemake.threads)

@@ -9,7 +9,7 @@ with rule_log(snakemake.log[0]):
     corpus.build(
         snakemake.wildcards.corpus,
         Path(snakemake.input.raw),
-        Path(snakemake.output.stats).parent,
+        Path(p.out_dir),
         p.languages,
         unit=p.allocation["unit"],
         allocation_seed=p.allocation["seed"],

@@ -1,8 +1,7 @@
 """Download one shared downstream archive (verified against the lock file)."""
 from lmvsmt.downstream import sources
-from lmvsmt.downstream.run import one_line_errors
 from lmvsmt.io import rule_log
 
-with rule_log(snakemake.log[0]), one_line_errors():
+with rule_log(snakemake.log[0]):
     sources.fetch_archive(snakemake.params.url, snakemake.output[0], snakemake.params.lockfile,
                           key=f"downstream.sources (archive {snakemake.wildcards.archive})")

@@ -4,7 +4,7 @@ import json
 from lmvsmt.pretrain import external
 from lmvsmt.io import rule_log
 
-with rule_log(snakemake.log[0]), external.one_line_errors():
+with rule_log(snakemake.log[0]):
     from lmvsmt.pretrain.models import import_model  # torch and fairseq: imported inside the log
 
     objective = snakemake.wildcards.objective

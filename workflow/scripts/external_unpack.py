@@ -2,5 +2,5 @@
 from lmvsmt.pretrain import external
 from lmvsmt.io import rule_log
 
-with rule_log(snakemake.log[0]), external.one_line_errors():
+with rule_log(snakemake.log[0]):
     external.unpack(snakemake.params.entry, snakemake.input[0], snakemake.output[0])

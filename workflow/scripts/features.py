@@ -3,5 +3,5 @@ from lmvsmt.evaluate.jobs import Unit, features_job
 from lmvsmt.io import rule_log
 
 with rule_log(snakemake.log[0]):
-    features_job(snakemake.wildcards.objective, snakemake.input.model.rsplit("/", 1)[0], snakemake.input.spm,
+    features_job(snakemake.wildcards.objective, snakemake.params.model_dir, snakemake.input.spm,
                  [Unit(**u) for u in snakemake.params.units], snakemake.config)
