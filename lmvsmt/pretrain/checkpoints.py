@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 from lmvsmt import fairseq_compat, integrity
+from lmvsmt.errors import LmvsmtError
 from lmvsmt.io import atomic_path, atomic_write, copy_file, move_aside, read_json
 from lmvsmt.pretrain import launch
 from lmvsmt.pretrain.plan import DONE, FINAL, RAW_LOG, PretrainError, read_train_log
@@ -57,7 +58,7 @@ def choose_resume_point(save_dir: Path) -> Path | None:
     return None
 
 
-class Diverged(Exception):
+class Diverged(LmvsmtError):
     """A non-finite loss right after a resume (raised inside the training process)."""
 
     def __init__(self, start: int, update: int, why: str, resume_digest):
