@@ -42,7 +42,11 @@ DATA_BIN = "{results}/data-bin/{dataset}"
 BPE_WORK = "{results}/work/bpe"
 
 # --- pretrain (rules/pretrain.smk, rules/external.smk, lmvsmt.pretrain) -------------------
-MODEL = "{results}/pretrain/{objective}"      # what evaluation reads, trained or imported
+MODEL = "{results}/pretrain/{objective}"      # what evaluation reads, trained or imported:
+MODEL_CHECKPOINT = "checkpoint_best.pt"       # ... in a model directory: the weights,
+MODEL_DICT = "dict.txt"                       # the fairseq dictionary,
+MODEL_SPM = "spm.model"                       # an imported model's own SentencePiece model
+MODEL_SOURCE = "source.json"                  # and where it came from
 TRAIN_LOG = MODEL + "/train_log.jsonl"
 PRETRAIN_WORK = "{results}/work/pretrain"     # checkpoints, never deleted by Snakemake
 EXTERNAL_DOWNLOAD = "{results}/external/download"

@@ -88,7 +88,7 @@ rule cka_sentences:
 
 rule cka_states:
     input:
-        model=f"{MODEL_DIR}/checkpoint_best.pt",
+        model=f"{MODEL_DIR}/{layout.MODEL_CHECKPOINT}",
         spm=subword_model,
         sentences=OUT.sentences,
     output:
@@ -173,7 +173,7 @@ rule cka_plot:
 # --- Weight spectra ---------------------------------------------------------------
 rule spectra:
     input:
-        expand(f"{MODEL_DIR}/checkpoint_best.pt", objective=OBJECTIVES),
+        expand(f"{MODEL_DIR}/{layout.MODEL_CHECKPOINT}", objective=OBJECTIVES),
     output:
         spectra=OUT.spectra,
         differences=OUT.spectra_differences,

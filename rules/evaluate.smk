@@ -3,7 +3,7 @@
 # result file per seed; fine-tuning trains all weights, one run per seed.
 rule features:
     input:
-        model=f"{MODEL_DIR}/checkpoint_best.pt",
+        model=f"{MODEL_DIR}/{layout.MODEL_CHECKPOINT}",
         spm=subword_model,
         data=task_data,
     output:
@@ -54,7 +54,7 @@ rule probe:
 
 rule finetune:
     input:
-        model=f"{MODEL_DIR}/checkpoint_best.pt",
+        model=f"{MODEL_DIR}/{layout.MODEL_CHECKPOINT}",
         spm=subword_model,
         data=task_data,
         transfer_data=transfer_test_data,

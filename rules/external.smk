@@ -67,10 +67,10 @@ rule external_model:
         unpack(lambda wc: lmvsmt_external.import_inputs(RESULTS, config, wc.objective)),
     output:
         # the names of lmvsmt.pretrain.external.IMPORTED, in the directory evaluation reads
-        model=f"{EXTERNAL_MODEL}/checkpoint_best.pt",
-        dict=f"{EXTERNAL_MODEL}/dict.txt",
-        spm=f"{EXTERNAL_MODEL}/spm.model",
-        source=f"{EXTERNAL_MODEL}/source.json",
+        model=f"{EXTERNAL_MODEL}/{layout.MODEL_CHECKPOINT}",
+        dict=f"{EXTERNAL_MODEL}/{layout.MODEL_DICT}",
+        spm=f"{EXTERNAL_MODEL}/{layout.MODEL_SPM}",
+        source=f"{EXTERNAL_MODEL}/{layout.MODEL_SOURCE}",
     wildcard_constraints:
         objective=one_of(EXTERNAL),
     params:

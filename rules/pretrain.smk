@@ -34,8 +34,8 @@ rule pretrain:
     wildcard_constraints:
         objective=one_of(TRAINED),
     output:
-        model=f"{PRETRAIN_OUT}/checkpoint_best.pt",
-        dict=f"{PRETRAIN_OUT}/dict.txt",
+        model=f"{PRETRAIN_OUT}/{layout.MODEL_CHECKPOINT}",
+        dict=f"{PRETRAIN_OUT}/{layout.MODEL_DICT}",
         command=f"{PRETRAIN_OUT}/command.txt",
         config=f"{PRETRAIN_OUT}/config.yaml",
         log=f"{PRETRAIN_OUT}/train_log.jsonl",

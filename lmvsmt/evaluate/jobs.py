@@ -11,6 +11,7 @@ import torch
 from lmvsmt import integrity, monitoring
 from lmvsmt.evaluate import finetune, probe, results
 from lmvsmt.analysis import transfer
+from lmvsmt.layout import MODEL_CHECKPOINT
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def load_pretrained(objective: str, model_dir, spm_model):
     from lmvsmt.bpe.subword import SubwordModel
     from lmvsmt.pretrain.models import load_model
 
-    integrity.check_archive(Path(model_dir) / "checkpoint_best.pt", MODEL_REMEDY)
+    integrity.check_archive(Path(model_dir) / MODEL_CHECKPOINT, MODEL_REMEDY)
     model = load_model(objective, model_dir).to(device())
     return model, SubwordModel(spm_model)
 

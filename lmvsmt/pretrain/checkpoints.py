@@ -126,7 +126,7 @@ def export_checkpoint(run_dir: Path) -> Path:
         from lmvsmt.pretrain.fairseq_plugin import plain_checkpoint
 
         plain_checkpoint(state)
-    target = run_dir / FINAL / "checkpoint_best.pt"
+    target = run_dir / FINAL / BEST
     with atomic_path(target) as tmp:
         torch.save(state, tmp)
     return target

@@ -23,11 +23,12 @@ from typing import Iterable
 from lmvsmt.config import ConfigError
 from lmvsmt.download import extract, fetch, sha256_file
 from lmvsmt.errors import LmvsmtError
-from lmvsmt.layout import EXTERNAL_DOWNLOAD, EXTERNAL_UNPACKED, SPM_MODEL, fill, model_dir
+from lmvsmt.layout import (EXTERNAL_DOWNLOAD, EXTERNAL_UNPACKED, MODEL_CHECKPOINT, MODEL_DICT, MODEL_SOURCE, MODEL_SPM,
+                           SPM_MODEL, fill, model_dir)
 
 FILES = ("checkpoint", "dictionary", "spm")
 # What evaluation reads of every objective's model (trained or imported).
-IMPORTED = ("checkpoint_best.pt", "dict.txt", "spm.model", "source.json")
+IMPORTED = (MODEL_CHECKPOINT, MODEL_DICT, MODEL_SPM, MODEL_SOURCE)
 TRAINED_HERE = "pretrained by this workflow"
 
 
@@ -156,7 +157,7 @@ def subword_model(results: str, config: dict, objective: str) -> str:
     """The SentencePiece model downstream text is encoded with for `objective`: the
     imported model's own, or the shared one this workflow trains."""
     if objective in models(config):
-        return f"{model_dir(results, objective)}/spm.model"
+        return f"{model_dir(results, objective)}/{MODEL_SPM}"
     return fill(SPM_MODEL, results=results)
 
 

@@ -27,10 +27,9 @@ from torch import nn
 from lmvsmt import fairseq_compat
 from lmvsmt.pretrain.external import ModelError
 from lmvsmt.io import atomic_write
+from lmvsmt.layout import MODEL_CHECKPOINT, MODEL_DICT, MODEL_SPM
 from lmvsmt.vocabulary import DOUBLE_STACK
 
-CHECKPOINT = "checkpoint_best.pt"
-DICTIONARY = "dict.txt"
 
 
 # --------------------------------------------------------------------------- loading
@@ -44,12 +43,12 @@ def load_model(objective: str, model_dir) -> "PretrainedModel":
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 
     model_dir = Path(model_dir)
-    checkpoint = model_dir / CHECKPOINT
+    checkpoint = model_dir / MODEL_CHECKPOINT
     # The dictionary comes from model_dir (the training data directory may be gone);
     # 2-MT reads one dictionary per language unless given a fixed one.
     overrides = {"data": str(model_dir)}
     if objective == "2-MT":
-        overrides["fixed_dictionary"] = str(model_dir / DICTIONARY)
+        overrides["fixed_dictionary"] = str(model_dir / MODEL_DICT)
     quiet = logging.getLogger("fairseq.models.masked_lm")  # it logs its whole config at INFO
     level = quiet.level
     quiet.setLevel(logging.WARNING)
@@ -58,7 +57,7 @@ def load_model(objective: str, model_dir) -> "PretrainedModel":
             state = checkpoint_utils.load_checkpoint_to_cpu(str(checkpoint), overrides)
             cfg = convert_namespace_to_omegaconf(state["args"]) if state.get("args") is not None else state["cfg"]
             task = tasks.setup_task(cfg.task, from_checkpoint=True)
-            _check_vocabulary(task.source_dictionary, state["model"], model_dir / DICTIONARY, checkpoint)
+            _check_vocabulary(task.source_dictionary, state["model"], model_dir / MODEL_DICT, checkpoint)
             models, _cfg, task = checkpoint_utils.load_model_ensemble_and_task(
                 [str(checkpoint)], arg_overrides=overrides, task=task, state=state)
     finally:
@@ -356,17 +355,17 @@ def import_model(objective: str, checkpoint, dictionary, spm_model, outputs: dic
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".import-", dir=out_dir) as tmp:
         staged = Path(tmp)
-        torch.save(_strip(state), staged / CHECKPOINT)
+        torch.save(_strip(state), staged / MODEL_CHECKPOINT)
         del state
-        shutil.copyfile(dictionary, staged / DICTIONARY)
-        shutil.copyfile(spm_model, staged / "spm.model")
+        shutil.copyfile(dictionary, staged / MODEL_DICT)
+        shutil.copyfile(spm_model, staged / MODEL_SPM)
         # The evaluation loader itself, on the imported files: whatever evaluation will
         # meet (a dictionary that does not fit, missing weights) is met here.
         try:
             model = load_model(objective, staged)
         except ModelError as err:
-            raise ModelError(str(err).replace(str(staged / DICTIONARY), str(dictionary))
-                             .replace(str(staged / CHECKPOINT), str(checkpoint))) from None
+            raise ModelError(str(err).replace(str(staged / MODEL_DICT), str(dictionary))
+                             .replace(str(staged / MODEL_CHECKPOINT), str(checkpoint))) from None
         except (RuntimeError, KeyError, ValueError) as err:
             raise ModelError(f"{checkpoint}: fairseq cannot build {arch} from it: {_first_line(err)}") from None
         check_subwords(spm_model, model.dictionary, dictionary)
@@ -390,7 +389,7 @@ def import_model(objective: str, checkpoint, dictionary, spm_model, outputs: dic
         for role, path in (("checkpoint", checkpoint), ("dictionary", dictionary), ("spm", spm_model)):
             size, sha = sha256_file(path)
             record["files"][role] = {"from": (origins or {}).get(role, str(path)), "size": size, "sha256": sha}
-        for name, staged_name in (("model", CHECKPOINT), ("dict", DICTIONARY), ("spm", "spm.model")):
+        for name, staged_name in (("model", MODEL_CHECKPOINT), ("dict", MODEL_DICT), ("spm", MODEL_SPM)):
             os.replace(staged / staged_name, outputs[name])
     with atomic_write(outputs["source"]) as fh:
         json.dump(record, fh, indent=1)

@@ -39,7 +39,7 @@ DONE = "done.json"
 FINAL = "final"
 LOCK = "train.lock"
 # The rule's outputs in {R}/pretrain/{objective}/.
-OUTPUTS = ("checkpoint_best.pt", "dict.txt", "command.txt", "config.yaml", "train_log.jsonl", "loss.png")
+OUTPUTS = (layout.MODEL_CHECKPOINT, layout.MODEL_DICT, "command.txt", "config.yaml", "train_log.jsonl", "loss.png")
 
 
 def output_files(results, objective: str) -> list[str]:
