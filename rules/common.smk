@@ -66,7 +66,7 @@ wildcard_constraints:
     lang="|".join(LANGUAGES),
     objective="|".join(o.replace("-", r"\-") for o in OBJECTIVES),
     task="|".join(TASKS),
-    split="train|valid|test",
+    split=one_of(vocabulary.SPLITS),
     seed=r"\d+",
     test_lang="|".join(LANGUAGES),
 

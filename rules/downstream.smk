@@ -15,6 +15,9 @@ DS_SOURCE = layout.fill(layout.DOWNSTREAM_SOURCE, results=RESULTS)
 DS_MANIFEST = f"{DS_SOURCE}/{layout.MANIFEST}"
 DS_OUT = layout.fill(layout.DOWNSTREAM, results=RESULTS)
 DS_META = layout.fill(layout.DOWNSTREAM_META, results=RESULTS)
+# Token tasks are written as .conll, sentence tasks as .tsv (lmvsmt.downstream.common).
+DS_TOKEN_TASKS = [t for t in vocabulary.TASKS if vocabulary.is_token_task(t)]
+DS_SENTENCE_TASKS = [t for t in vocabulary.TASKS if not vocabulary.is_token_task(t)]
 
 
 FINAL_TARGETS.append(lambda: ds_common.final_targets(RESULTS, TASKS, LANGUAGES))
@@ -97,7 +100,7 @@ rule downstream_prepare_token:
         test=f"{DS_OUT}/test.conll",
         meta=DS_META,
     wildcard_constraints:
-        task="NER|POS",
+        task=one_of(DS_TOKEN_TASKS),
     params:
         raw_dir=path_param(DS_SOURCE),
         out_dir=path_param(DS_OUT),
@@ -123,7 +126,7 @@ use rule downstream_prepare_token as downstream_prepare_sentence with:
         test=f"{DS_OUT}/test.tsv",
         meta=DS_META,
     wildcard_constraints:
-        task="SA|NLI",
+        task=one_of(DS_SENTENCE_TASKS),
 
 
 rule downstream_table7:
