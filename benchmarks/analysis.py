@@ -4,7 +4,11 @@ of a results directory (after `make demo`, or a run with --config results_dir=..
 Prints, per analysis rule (rules/analysis.smk), its jobs' wall and CPU seconds, and
 the probing and fine-tuning jobs' totals (they also score every language's test set
 for the transfer analysis). With --baseline, a results directory of the same
-configuration run without the analyses, their differences are printed too.
+configuration run without the analyses, their differences are printed too. With
+--measure OBJECTIVE, the transfer scoring's share is measured directly: one seed of
+that objective's probing and fine-tuning per task (source language en) is run twice on
+one thread, with and without the other languages' test sets (after one warm-up run,
+the least CPU time of three runs of each), and the CPU time the scoring adds is scaled to the probing and fine-tuning totals of the results directory.
 Target: the analyses add at most 60 s to `make demo` on an idle 2-core machine; as
 jobs run two at a time, the added wall time is about half the added CPU seconds.
 
@@ -13,7 +17,9 @@ jobs run two at a time, the added wall time is about half the added CPU seconds.
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
+import time
 from pathlib import Path
 
 ANALYSIS_RULES = ("transfer_table", "cka_sentences", "cka_states", "cka", "cka_plot", "spectra", "spectra_table")
@@ -33,10 +39,56 @@ def rule_times(results: Path, rule: str) -> tuple[int, float, float]:
     return jobs, wall, cpu
 
 
+def least_cpu(run, repeats: int = 3) -> float:
+    """The least CPU time of `repeats` calls of `run`."""
+    times = []
+    for _ in range(repeats):
+        started = time.process_time()
+        run()
+        times.append(time.process_time() - started)
+    return min(times)
+
+
+def scoring_shares(results: Path, configfile: Path, objective: str, source: str = "en") -> dict[str, float]:
+    """CPU seconds with / without transfer scoring for one seed per task, per mode."""
+    import torch
+
+    from lmvsmt import config as lmvsmt_config, layout, vocabulary
+    from lmvsmt.analysis import transfer
+    from lmvsmt.evaluate import finetune, jobs, probe
+
+    torch.set_num_threads(1)
+    cfg = lmvsmt_config.load(configfile)
+    ev, languages = cfg["evaluation"], cfg["languages"]
+    model, subwords = jobs.load_pretrained(objective, layout.model_dir(results, objective),
+                                           layout.fill(layout.SPM_MODEL, results=results))
+    cpu = {"probe": [0.0, 0.0], "finetune": [0.0, 0.0]}
+    for task in cfg["tasks"]:
+        features = {lang: layout.fill(layout.FEATURES, results=results, objective=objective, task=task, lang=lang)
+                    for lang in languages}
+        tests, _ = transfer.probe_tests(source, features[source], features)
+        probe.probe(features[source], 1, ev["head"], ev["probe"], transfer_tests=tests)  # warm-up
+        for i, extra in enumerate((None, tests)):
+            cpu["probe"][i] += least_cpu(lambda: probe.probe(features[source], 1, ev["head"], ev["probe"],
+                                                             transfer_tests=extra))
+        data = layout.downstream_dir(results, task, source)
+        labels, encoded = probe.load_task(data, task, source, subwords, model.dictionary, ev["max_length"])
+        dirs = {lang: layout.downstream_dir(results, task, lang) for lang in languages}
+        tests, _ = transfer.finetune_tests(source, task, dirs, subwords, model.dictionary, labels, ev["max_length"])
+        for i, extra in enumerate((None, tests)):
+            cpu["finetune"][i] += least_cpu(lambda: finetune.finetune(
+                copy.deepcopy(model), labels, encoded, source, task, 1, ev["head"], ev["finetune"],
+                transfer_tests=extra))
+    return {mode: (with_ - without) / with_ for mode, (without, with_) in cpu.items()} | {
+        f"{mode} CPU s without/with": f"{without:.1f}/{with_:.1f}" for mode, (without, with_) in cpu.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", default="results", type=Path)
     parser.add_argument("--baseline", type=Path, help="results of the same configuration without the analyses")
+    parser.add_argument("--measure", metavar="OBJECTIVE", help="measure the transfer scoring's share directly")
+    parser.add_argument("--configfile", type=Path, default=Path("config/config.yaml"))
     args = parser.parse_args()
     total_wall = total_cpu = 0.0
     print(f"{'rule':<16} {'jobs':>4} {'wall s':>8} {'CPU s':>8}")
@@ -46,6 +98,10 @@ def main() -> None:
         print(f"{rule:<16} {jobs:>4} {wall:>8.1f} {cpu:>8.1f}")
     print(f"{'analyses':<16} {'':>4} {total_wall:>8.1f} {total_cpu:>8.1f}")
     added = total_cpu
+    shares = scoring_shares(args.results, args.configfile, args.measure) if args.measure else {}
+    for key, value in shares.items():
+        if isinstance(value, str):
+            print(f"measured on {args.measure}, one seed per task: {key} {value}")
     for rule in SCORING_RULES:
         jobs, wall, cpu = rule_times(args.results, rule)
         print(f"{rule:<16} {jobs:>4} {wall:>8.1f} {cpu:>8.1f}   (with transfer scoring)")
@@ -54,6 +110,10 @@ def main() -> None:
             print(f"{rule + ' before':<16} {jobs:>4} {base_wall:>8.1f} {base_cpu:>8.1f}   "
                   f"(difference {cpu - base_cpu:+.1f} CPU s)")
             added += cpu - base_cpu
+        elif rule in shares:
+            print(f"{'':<16} {'':>4} {'':>8} {cpu * shares[rule]:>8.1f}   "
+                  f"(of which transfer scoring: {100 * shares[rule]:.1f} %, measured)")
+            added += cpu * shares[rule]
     print(f"added CPU seconds: {added:.1f}; on 2 cores about {added / 2:.0f} s of wall time (target <= 60 s)")
 
 
