@@ -1,4 +1,4 @@
-"""Exactly-once allocation (lmvsmt.allocation): property tests over random
+"""Exactly-once allocation (lmvsmt.corpus.allocation): property tests over random
 corpora for both allocation units, and small cases with a known answer."""
 import itertools
 import random
@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from lmvsmt import allocation as alloc
+from lmvsmt.corpus import allocation as alloc
 
 LANGS = ["ar", "en", "es", "fr", "ru", "zh"]
 PAIRS = ["-".join(p) for p in itertools.combinations(LANGS, 2)]

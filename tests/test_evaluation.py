@@ -12,7 +12,7 @@ from fairseq.data import Dictionary
 from torch import nn
 
 from lmvsmt import config as lmvsmt_config
-from lmvsmt import taskdata
+from lmvsmt.evaluate import taskdata
 from lmvsmt.downstream.common import DataError, TextExample, TokenExample, read_split
 from lmvsmt.evaluate import finetune, probe, results
 from lmvsmt.evaluate.head import HEAD_INITS, Head, fit, pool, scores

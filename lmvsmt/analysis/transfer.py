@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Mapping, Sequence
 
-from lmvsmt import taskdata
+from lmvsmt.evaluate import taskdata
 from lmvsmt.tables import render, specs
 from lmvsmt.tables.cells import collect_cells, entry_fields, missing_notes, score_blocks
 from lmvsmt.evaluate import results

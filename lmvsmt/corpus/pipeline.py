@@ -15,6 +15,10 @@ metadata and one document pair at a time, never the corpus text:
 
 Every error is raised before the first output is opened, or while the outputs
 are still temporary files, so a failed build writes nothing under the final names.
+
+One module although over 400 lines: both passes read the scan's per-document state
+and the per-pair xtargets readings it decides; the allocation itself, the link and
+document readers and the xtargets test live in their own modules.
 """
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ from typing import Sequence
 
 from tqdm import tqdm
 
-from lmvsmt import allocation as alloc
+from lmvsmt.corpus import allocation as alloc
 from lmvsmt.config import SCHEMA_DIR, load_schema
 from lmvsmt.corpus import xtargets
 from lmvsmt.corpus.documents import MalformedDocument, check_well_formed, sentence_ids, sentences

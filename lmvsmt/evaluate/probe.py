@@ -14,8 +14,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from lmvsmt import integrity, taskdata
+from lmvsmt import integrity
 from lmvsmt.downstream.common import read_split, split_path
+from lmvsmt.evaluate import taskdata
 from lmvsmt.evaluate.head import Head, fit, fit_options, pad_batch, pool, scores
 from lmvsmt.io import atomic_path
 from lmvsmt.vocabulary import SPLITS, is_token_task
