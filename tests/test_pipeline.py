@@ -125,9 +125,10 @@ def test_transfer_cell_trained_and_tested_on_one_language_is_the_ordinary_result
                     assert "unknown" in other["skipped"]
                 else:
                     assert 0.0 <= other["accuracy"] <= 1.0 and other["test_language"] == test
-    # Every run scores every language, whatever the configured sources.
+    # Every run scores every language, whatever the configured sources (fr is not one). The demo's
+    # Spanish POS test set uses only tags French training data has, so a head trained on fr scores it.
     for mode in ev["modes"]:
-        assert json.loads((demo / f"transfer/{mode}/CLM/POS/fr/zh/seed1.json").read_text())["accuracy"] > 0.0
+        assert json.loads((demo / f"transfer/{mode}/CLM/POS/fr/es/seed1.json").read_text())["accuracy"] > 0.0
 
 
 def test_analysis_tables_heatmaps_and_data_are_built(demo):
