@@ -102,12 +102,20 @@ class Terminal:
     def __init__(self, command: list[str]):
         master, slave = os.openpty()
         self.proc = subprocess.Popen(command, cwd=ROOT, stdin=slave, stdout=slave, stderr=slave,
-                                     start_new_session=True,
-                                     preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+                                     start_new_session=True, preexec_fn=self._as_a_shell_starts_it)
         os.close(slave)
         self.master, self.chunks = master, []
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
+
+    @staticmethod
+    def _as_a_shell_starts_it() -> None:
+        # The terminal becomes the controlling one; SIGINT and SIGQUIT are reset to their
+        # defaults as an interactive shell does for a foreground job (a test runner started
+        # in the background by a non-interactive shell inherits them ignored).
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
     def _read(self) -> None:
         while True:
