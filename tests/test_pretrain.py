@@ -2,8 +2,12 @@
 PROTOCOL.md, batch arithmetic, config errors, and the paper dry run."""
 from __future__ import annotations
 
+import os
 import shlex
+import subprocess
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -250,8 +254,6 @@ class _FakeJob:
     """Stands in for a submitit job: done at once, with a given outcome."""
 
     def __init__(self, job_id: str, outcome, folder: Path):
-        from types import SimpleNamespace
-
         self.job_id, self.outcome = job_id, outcome
         self.paths = SimpleNamespace(stdout=folder / f"{job_id}_0_log.out", stderr=folder / f"{job_id}_0_log.err")
 
@@ -315,3 +317,54 @@ def test_a_failing_job_fails_the_rule_with_one_line(monkeypatch, tmp_path):
         message = str(err.value)
         assert len(submitted) == 1 and "\n" not in message
         assert reason in message and "failed in local job" in message and "_0_log.err" in message
+
+
+def test_a_slurm_rule_ends_only_after_its_job_has(monkeypatch, tmp_path, caplog):
+    # The job writes its result before its processes exit; the rule waits for Slurm to
+    # report the job ended, and within end_wait_s only.
+    states = iter(["RUNNING", "COMPLETING", "COMPLETED"])
+    watcher = SimpleNamespace(get_state=lambda job_id, mode: next(states))
+    _fake_launcher(monkeypatch, tmp_path, [lambda: "finished"] * 2)
+    monkeypatch.setattr(_FakeJob, "watcher", watcher, raising=False)
+    pcfg = lmvsmt_config.validate({"pretrain": {"launcher": "slurm",
+                                                "slurm": {"poll_interval_s": 0.01}}})["pretrain"]
+    alloc = launch.Allocation("slurm", 1, 1, True)
+    assert launch.run(lambda: None, pcfg, "CLM", alloc, tmp_path / "submitit", tmp_path / "run") == "finished"
+    assert next(states, "all read") == "all read"
+
+    watcher.get_state = lambda job_id, mode: "RUNNING"
+    pcfg["slurm"]["end_wait_s"] = 0.05
+    (tmp_path / "submitit" / "job.json").unlink()
+    with caplog.at_level("WARNING"):
+        assert launch.run(lambda: None, pcfg, "CLM", alloc, tmp_path / "submitit", tmp_path / "run") == "finished"
+    assert "still RUNNING" in caplog.text
+
+
+FINISHED_JOB_EXITS = """
+import os, signal, sys, time
+from lmvsmt.pretrain.job import _StopRequest
+stop = _StopRequest().install()
+stop.release()  # what a job does once its training is over
+parent = os.getpid()
+if os.fork() == 0:  # Slurm's time-limit signal, arriving while the job exits
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            os.kill(parent, signal.SIGUSR2)
+        except ProcessLookupError:
+            break
+        time.sleep(0.0002)
+    os._exit(0)
+time.sleep(0.1)
+sys.exit(0)
+"""
+
+
+def test_a_finished_job_is_not_killed_by_a_late_time_limit_signal():
+    # A Python handler is reset to the default (terminate) while the interpreter exits:
+    # a job whose training was over would die of the signal and Slurm would call it FAILED.
+    for _ in range(3):
+        proc = subprocess.run([sys.executable, "-c", FINISHED_JOB_EXITS], cwd=ROOT, capture_output=True,
+                              timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])

@@ -217,6 +217,12 @@ def test_submitit_pretraining_hits_time_limit_is_requeued_and_resumes(slurm_clus
     try:
         proc = snakemake("--profile", "slurm", *FAST, "--slurm-jobname-prefix", job_prefix, target,
                          "--allowed-rules", "pretrain", configfile=configfile, profile=True)
+        # The rule ends only after its job has: the job writes its result before its
+        # processes exit, and a rule ending earlier would let the next GPU job overlap it.
+        records = list(results.glob("work/pretrain/CLM/run-*/submitit/job.json"))
+        job_id = json.loads(records[0].read_text())["job_id"] if records else None
+        accounting = subprocess.run(["sacct", "-D", "-X", "-n", "-P", "-S", "now-1hours", "-j", str(job_id),
+                                     "-o", "State,Timelimit"], capture_output=True, text=True).stdout
     finally:
         for record in results.glob("work/pretrain/CLM/run-*/submitit/job.json"):
             subprocess.run(["scancel", str(json.loads(record.read_text())["job_id"])], capture_output=True)
@@ -234,10 +240,10 @@ def test_submitit_pretraining_hits_time_limit_is_requeued_and_resumes(slurm_clus
     (run_dir,) = results.glob("work/pretrain/CLM/run-*")
     assert json.loads((run_dir / "done.json").read_text())["resumed_from"] == stopped[-1]
 
-    # Slurm's accounting has the requeued run(s) and the completed one under ONE job id.
-    job_id = json.loads((run_dir / "submitit" / "job.json").read_text())["job_id"]
-    out = subprocess.run(["sacct", "-D", "-X", "-n", "-P", "-S", "now-1hours", "-j", str(job_id),
-                          "-o", "State,Timelimit"], capture_output=True, text=True, check=True).stdout
+    # Slurm's accounting, read as the rule ended, has the requeued run(s) and the
+    # completed one under ONE job id.
+    assert job_id == json.loads((run_dir / "submitit" / "job.json").read_text())["job_id"]
+    out = accounting
     states = [line.split("|")[0] for line in out.splitlines()]
     assert states.count("REQUEUED") == len(stopped) and states[-1] == "COMPLETED", out
     assert all(line.split("|")[1] == "00:02:00" for line in out.splitlines()), out

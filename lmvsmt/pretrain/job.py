@@ -47,6 +47,13 @@ class _StopRequest:
         print(f"lmvsmt: got signal {signal.Signals(signum).name}: saving a checkpoint at the next update",
               flush=True)
 
+    def release(self) -> None:
+        """Ignore the signal from now on: the training is over, there is nothing to
+        checkpoint, and a Python handler is reset to the default (terminate) while the
+        interpreter exits, so a signal then would mark a finished Slurm job FAILED."""
+        with contextlib.suppress(ValueError):
+            signal.signal(self.signum, signal.SIG_IGN)
+
     def hand_over(self) -> None:
         if callable(self.previous):
             self.previous(self.signum, None)  # submitit: checkpoint(), requeue, exit
@@ -294,6 +301,7 @@ class TrainingJob:
             if rank == 0:
                 stop.hand_over()
             raise SystemExit(0)  # the other ranks end with rank 0's requeue
+        stop.release()
         if rank == 0:
             finish_run(run_dir, state)
         return state

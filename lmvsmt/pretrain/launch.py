@@ -203,7 +203,10 @@ def run(job_fn: Callable[[], Any], pcfg: dict, objective: str, alloc: Allocation
                     tail.pump()
                     time.sleep(poll)
             tail.pump()
-            return job.results()[0]
+            result = job.results()[0]
+            if alloc.launcher == "slurm":
+                _await_end(job, pcfg["slurm"])
+            return result
         except (KeyboardInterrupt, _Terminated):
             if alloc.launcher == "slurm":
                 log.warning("interrupted: Slurm job %s keeps running; rerun to reattach, `scancel %s` to stop it",
@@ -231,6 +234,25 @@ def run(job_fn: Callable[[], Any], pcfg: dict, objective: str, alloc: Allocation
                 f"Job logs: {first.paths.stdout} and {first.paths.stderr}. "
                 f"Checkpoints are kept in {save_dir}; rerunning resumes from the last one."
             ) from None
+
+
+def _await_end(job, scfg: dict) -> None:
+    """Wait until Slurm reports the job ended: its result file is written before the
+    job's processes exit, and the rule should not end (and the next GPU job start)
+    while the job still holds its nodes, nor leave its accounting unfinished."""
+    deadline = time.time() + scfg["end_wait_s"]
+    while True:
+        state = job.watcher.get_state(job.job_id, mode="force").split(" ")[0]
+        if state not in _ACTIVE:
+            break
+        if time.time() >= deadline:
+            log.warning("Slurm job %s wrote its result but is still %s after %s s; not waiting longer",
+                        job.job_id, state, scfg["end_wait_s"])
+            return
+        time.sleep(min(scfg["poll_interval_s"], 5))
+    if state != "COMPLETED":
+        log.warning("Slurm job %s wrote its result, then ended in state %s (see its logs: %s)",
+                    job.job_id, state, job.task(0).paths.stderr)
 
 
 # The last line of a Python traceback ("pkg.mod.SomeError: message"), and the lines by
