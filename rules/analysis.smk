@@ -64,8 +64,9 @@ if SOURCES:
 
 
 # --- Representation similarity (linear CKA) -------------------------------------
-# The sentence sample is drawn once; each model encodes it (all layers, mean-pooled)
-# in its own job; one job computes CKA between languages and between models.
+# The sentence sample is drawn once; one job encodes it with every model (all layers,
+# mean-pooled; one state file per model); one job computes CKA between languages and
+# between models.
 rule cka_sentences:
     input:
         lambda wc: analysis_outputs.sentence_files(config),
@@ -88,22 +89,25 @@ rule cka_sentences:
 
 rule cka_states:
     input:
-        model=f"{MODEL_DIR}/{layout.MODEL_CHECKPOINT}",
-        spm=subword_model,
+        models=expand(f"{MODEL_DIR}/{layout.MODEL_CHECKPOINT}", objective=OBJECTIVES),
+        spm=lambda wc: sorted({lmvsmt_external.subword_model(RESULTS, config, o) for o in OBJECTIVES}),
         sentences=OUT.sentences,
     output:
-        OUT.states,
+        expand(OUT.states, objective=OBJECTIVES),
     params:
-        model_dir=path_param(MODEL_DIR),
+        objectives=OBJECTIVES,
+        # where the models and their subword models are, as the inputs say
+        model_dirs=lambda wildcards, input: [layout.model_dir(RESULTS, o) for o in OBJECTIVES],
+        spm_models=lambda wildcards, input: [lmvsmt_external.subword_model(RESULTS, config, o) for o in OBJECTIVES],
         batch_size=SIMILARITY["batch_size"],
         max_length=SIMILARITY["max_length"],
         decoder=SIMILARITY["decoder"],
         min_sentences=SIMILARITY["min_sentences"],
     threads: EVAL["threads"]
     log:
-        logpath("cka_states", "{objective}"),
+        logpath("cka_states"),
     benchmark:
-        benchpath("cka_states", "{objective}")
+        benchpath("cka_states")
     conda:
         ENV
     script:

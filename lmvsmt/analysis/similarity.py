@@ -148,17 +148,28 @@ def model_similarity(states: dict[str, dict], languages: Sequence[str], min_sent
 # --------------------------------------------------------------------------- jobs
 
 
-def states_job(objective: str, model_dir, spm_model, sentences_path, out_path, *, batch_size: int, max_length: int,
+def states_job(models: Sequence[tuple[str, str, str, str]], sentences_path, *, batch_size: int, max_length: int,
                decoder: bool, min_sentences: int, threads: int) -> None:
-    """One model: the mean-pooled states of every layer on each language's sentences
-    (kept, float16, for the comparison between models), and (a), the CKA between the
-    languages of each pair, computed here from the pairs' sentences."""
+    """Each model of `models` (objective, model directory, SentencePiece model, output
+    path): the mean-pooled states of every layer on each language's sentences (kept,
+    float16, for the comparison between models), and (a), the CKA between the
+    languages of each pair, computed here from the pairs' sentences. One process for
+    all models: loading torch and fairseq costs more than encoding the sample."""
     from lmvsmt.analysis.sentences import Sentences
-    from lmvsmt.evaluate.jobs import device, load_pretrained
-    from lmvsmt.io import atomic_path
 
     torch.set_num_threads(threads)
     sentences = Sentences.load(sentences_path)
+    for objective, model_dir, spm_model, out_path in models:
+        model_states(objective, model_dir, spm_model, sentences, out_path, batch_size=batch_size,
+                     max_length=max_length, decoder=decoder, min_sentences=min_sentences)
+
+
+def model_states(objective: str, model_dir, spm_model, sentences, out_path, *, batch_size: int, max_length: int,
+                 decoder: bool, min_sentences: int) -> None:
+    """One model's state file (see states_job)."""
+    from lmvsmt.evaluate.jobs import device, load_pretrained
+    from lmvsmt.io import atomic_path
+
     model, subwords = load_pretrained(objective, model_dir, spm_model)
     model.eval()
     layers = model_layers(model, decoder)
