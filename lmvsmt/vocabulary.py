@@ -1,5 +1,5 @@
-"""The paper's names, in one place: languages, objectives and their stacks, the
-binarized dataset each objective reads, downstream tasks and their kinds, splits and
+"""The paper's names, in one place: languages, pretraining corpora, objectives and
+their stacks, the binarized dataset each objective reads, downstream tasks and their kinds, splits and
 evaluation modes (PROTOCOL.md). Every module takes them from here; the config
 schema's enums list the same names (a test keeps them equal).
 """
@@ -10,6 +10,9 @@ from typing import Iterable
 
 #: The six official UN languages.
 LANGUAGES = ("ar", "en", "es", "fr", "ru", "zh")
+
+#: The pretraining corpora (UNPC v1.0, OpenSubtitles v2018), with their names in tables.
+CORPORA = {"unpc": "UNPC", "opensubtitles": "OpenSubtitles"}
 
 #: The five pretraining objectives, in the paper's table order.
 OBJECTIVES = ("2-LM", "2-MT", "CLM", "MLM", "TLM")

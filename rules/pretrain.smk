@@ -34,12 +34,7 @@ rule pretrain:
     wildcard_constraints:
         objective=one_of(TRAINED),
     output:
-        model=f"{PRETRAIN_OUT}/{layout.MODEL_CHECKPOINT}",
-        dict=f"{PRETRAIN_OUT}/{layout.MODEL_DICT}",
-        command=f"{PRETRAIN_OUT}/command.txt",
-        config=f"{PRETRAIN_OUT}/config.yaml",
-        log=f"{PRETRAIN_OUT}/train_log.jsonl",
-        plot=f"{PRETRAIN_OUT}/loss.png",
+        **lmvsmt_pretrain_plan.named_outputs(PRETRAIN_OUT),
     params:
         # What the trained model depends on: a change reruns the rule (training in a
         # fresh run directory). Launcher settings are left out on purpose.

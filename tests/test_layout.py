@@ -27,10 +27,12 @@ def test_the_schema_offers_exactly_the_papers_names():
     assert _enum(schema["languages"]) == vocabulary.LANGUAGES
     assert _enum(schema["objectives"]) == vocabulary.OBJECTIVES
     assert _enum(schema["tasks"]) == vocabulary.TASKS
+    assert _enum(schema["corpus"]["properties"]["corpora"]) == tuple(vocabulary.CORPORA)
     assert _enum(schema["evaluation"]["properties"]["modes"]) == vocabulary.MODES
     analysis = schema["analysis"]["properties"]
     assert _enum(analysis["transfer"]["properties"]["sources"]) == vocabulary.LANGUAGES
     assert tuple(analysis["similarity"]["properties"]["split"]["enum"]) == vocabulary.SPLITS
+    assert _enum(analysis["similarity"]["properties"]["corpora"]) == tuple(vocabulary.CORPORA)
     assert _enum(analysis["spectra"]["properties"]["pairs"]["items"]) == vocabulary.OBJECTIVES
 
 

@@ -38,12 +38,18 @@ RAW_LOG = "train_log.raw.jsonl"
 DONE = "done.json"
 FINAL = "final"
 LOCK = "train.lock"
-# The rule's outputs in {R}/pretrain/{objective}/.
-OUTPUTS = (layout.MODEL_CHECKPOINT, layout.MODEL_DICT, "command.txt", "config.yaml", "train_log.jsonl", "loss.png")
+# The rule's outputs in {R}/pretrain/{objective}/, by the names the rule gives them.
+OUTPUTS = {"model": layout.MODEL_CHECKPOINT, "dict": layout.MODEL_DICT, "command": "command.txt",
+           "config": "config.yaml", "log": "train_log.jsonl", "plot": "loss.png"}
+
+
+def named_outputs(model_dir: str) -> dict[str, str]:
+    """The rule's named outputs in `model_dir` (a path or a pattern)."""
+    return {key: f"{model_dir}/{name}" for key, name in OUTPUTS.items()}
 
 
 def output_files(results, objective: str) -> list[str]:
-    return [f"{layout.model_dir(results, objective)}/{name}" for name in OUTPUTS]
+    return list(named_outputs(layout.model_dir(results, objective)).values())
 
 
 class PretrainError(LmvsmtError, RuntimeError):

@@ -17,9 +17,9 @@ from lmvsmt.evaluate.results import read_result
 from lmvsmt.io import open_text
 from lmvsmt.pretrain import external
 from lmvsmt.tables.render import Block, Entry, Row, Table, tex_escape
-from lmvsmt.tables.specs import (CORPUS_NAMES, METRIC_WORDS, MODE_WORDS, RESULT_KEYS, RESULT_PATH_KEYS, RESULT_TABLES,
+from lmvsmt.tables.specs import (METRIC_WORDS, MODE_WORDS, RESULT_KEYS, RESULT_PATH_KEYS, RESULT_TABLES,
                                  TableError, table_groups)
-from lmvsmt.vocabulary import SPLITS
+from lmvsmt.vocabulary import CORPORA, SPLITS
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +252,7 @@ def build_table6(path: str | os.PathLike, corpora: Sequence[str] | None = None) 
     rows = read_tsv(path, ("corpus",) + SPLIT_COLUMNS, SPLIT_COLUMNS)
     by_corpus = {r["corpus"]: r for r in rows}
     corpora = list(corpora) if corpora else [r["corpus"] for r in rows]
-    out = [Row(CORPUS_NAMES.get(c, c), [by_corpus.get(c, {}).get(k) for k in SPLIT_COLUMNS]) for c in corpora]
+    out = [Row(CORPORA.get(c, c), [by_corpus.get(c, {}).get(k) for k in SPLIT_COLUMNS]) for c in corpora]
     caption = ("Pretraining corpus statistics: number of sentences in the train, validation and test "
                "splits of each corpus (all languages together).")
     csv_rows = [{"corpus": c, **{k: by_corpus.get(c, {}).get(k, "") for k in SPLIT_COLUMNS}} for c in corpora]

@@ -19,7 +19,6 @@ from lmvsmt.vocabulary import DOUBLE_STACK, SINGLE_STACK
 MODE_WORDS = {"probe": "probing (pretrained model frozen, only the head trained)",
               "finetune": "fine-tuning (all weights trained)"}
 METRIC_WORDS = {"accuracy": "Accuracy", "macro_f1": "Macro-F1"}
-CORPUS_NAMES = {"unpc": "UNPC", "opensubtitles": "OpenSubtitles"}
 RESULT_KEYS = ("mode", "objective", "task", "language", "seed", "accuracy", "macro_f1")
 
 
