@@ -132,6 +132,11 @@ def _job_record(folder: Path) -> Path:
     return folder / "job.json"
 
 
+def _slurm_state(job) -> str:
+    """Slurm's state of the job now ("CANCELLED by 0" -> "CANCELLED")."""
+    return job.watcher.get_state(job.job_id, mode="force").split(" ")[0]
+
+
 def _reattach(pcfg: dict, alloc: Allocation, folder: Path):
     """The still-active Slurm job of an earlier attempt, if any."""
     record = _job_record(folder)
@@ -141,7 +146,7 @@ def _reattach(pcfg: dict, alloc: Allocation, folder: Path):
 
     info = read_json(record)
     job = submitit.SlurmJob(folder=str(folder), job_id=info["job_id"], tasks=tuple(range(info["tasks"])))
-    state = job.watcher.get_state(job.job_id, mode="force").split(" ")[0]
+    state = _slurm_state(job)
     if state in _ACTIVE:
         log.info("reattaching to Slurm job %s (state %s) submitted by an earlier run", job.job_id, state)
         return job
@@ -242,7 +247,7 @@ def _await_end(job, scfg: dict) -> None:
     while the job still holds its nodes, nor leave its accounting unfinished."""
     deadline = time.time() + scfg["end_wait_s"]
     while True:
-        state = job.watcher.get_state(job.job_id, mode="force").split(" ")[0]
+        state = _slurm_state(job)
         if state not in _ACTIVE:
             break
         if time.time() >= deadline:
