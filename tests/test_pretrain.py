@@ -368,3 +368,29 @@ def test_a_finished_job_is_not_killed_by_a_late_time_limit_signal():
         proc = subprocess.run([sys.executable, "-c", FINISHED_JOB_EXITS], cwd=ROOT, capture_output=True,
                               timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
         assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+
+
+def test_a_rerun_reattaches_to_its_still_active_slurm_job(monkeypatch, tmp_path):
+    # After an interrupted rule, the same command waits for the job that is still
+    # queued or running instead of submitting a second one; a job that has ended is not reused.
+    import submitit
+
+    folder = tmp_path / "submitit"
+    folder.mkdir()
+    (folder / "job.json").write_text('{"job_id": "41", "tasks": 1}')
+    state = {"41": "RUNNING"}
+    earlier = _FakeJob("41", lambda: "from the earlier job", tmp_path)
+    earlier.watcher = SimpleNamespace(get_state=lambda job_id, mode: state[job_id])
+    monkeypatch.setattr(submitit, "SlurmJob", lambda folder, job_id, tasks: earlier)
+    submitted = _fake_launcher(monkeypatch, tmp_path, [lambda: "from a new job"])
+    monkeypatch.setattr(_FakeJob, "watcher", SimpleNamespace(get_state=lambda job_id, mode: "COMPLETED"),
+                        raising=False)
+    pcfg = lmvsmt_config.validate({"pretrain": {"launcher": "slurm", "slurm": {"end_wait_s": 0}}})["pretrain"]
+    alloc = launch.Allocation("slurm", 1, 1, True)
+
+    def wait_for_job():
+        return launch.run(lambda: None, pcfg, "CLM", alloc, folder, tmp_path / "run")
+
+    assert wait_for_job() == "from the earlier job" and not submitted
+    state["41"] = "COMPLETED"
+    assert wait_for_job() == "from a new job" and len(submitted) == 1
