@@ -1,7 +1,7 @@
 """The paper's names, in one place: languages, pretraining corpora, objectives and
-their stacks, the binarized dataset each objective reads, downstream tasks and their kinds, splits and
-evaluation modes (PROTOCOL.md). Every module takes them from here; the config
-schema's enums list the same names (a test keeps them equal).
+their stacks, the binarized dataset each objective reads, downstream tasks and their
+kinds, splits and evaluation modes (PROTOCOL.md). Every module takes them from here;
+the config schema's enums list the same names (a test keeps them equal).
 """
 from __future__ import annotations
 

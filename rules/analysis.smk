@@ -17,6 +17,10 @@ if analysis_outputs.similarity_notice(config):
 ANALYSIS = config["analysis"]
 SIMILARITY = ANALYSIS["similarity"]
 OUT = analysis_outputs.Paths(RESULTS)
+# Each objective's model directory and SentencePiece model (its own, for a model
+# trained elsewhere), for the jobs that read every model.
+MODEL_DIRS = [layout.model_dir(RESULTS, o) for o in OBJECTIVES]
+SUBWORD_MODELS = [lmvsmt_external.subword_model(RESULTS, config, o) for o in OBJECTIVES]
 
 
 # --- Zero-shot transfer ---------------------------------------------------------
@@ -90,15 +94,15 @@ rule cka_sentences:
 rule cka_states:
     input:
         models=expand(f"{MODEL_DIR}/{layout.MODEL_CHECKPOINT}", objective=OBJECTIVES),
-        spm=lambda wc: sorted({lmvsmt_external.subword_model(RESULTS, config, o) for o in OBJECTIVES}),
+        spm=sorted(set(SUBWORD_MODELS)),
         sentences=OUT.sentences,
     output:
         expand(OUT.states, objective=OBJECTIVES),
     params:
         objectives=OBJECTIVES,
         # where the models and their subword models are, as the inputs say
-        model_dirs=lambda wildcards, input: [layout.model_dir(RESULTS, o) for o in OBJECTIVES],
-        spm_models=lambda wildcards, input: [lmvsmt_external.subword_model(RESULTS, config, o) for o in OBJECTIVES],
+        model_dirs=lambda wildcards, input: MODEL_DIRS,
+        spm_models=lambda wildcards, input: SUBWORD_MODELS,
         batch_size=SIMILARITY["batch_size"],
         max_length=SIMILARITY["max_length"],
         decoder=SIMILARITY["decoder"],
@@ -184,7 +188,7 @@ rule spectra:
     params:
         objectives=OBJECTIVES,
         # where the models are, as the inputs say (so no rerun trigger of its own)
-        model_dirs=lambda wildcards, input: [layout.model_dir(RESULTS, o) for o in OBJECTIVES],
+        model_dirs=lambda wildcards, input: MODEL_DIRS,
         pairs=lambda wc: analysis_outputs.spectra_pairs(config),
     threads: EVAL["threads"]
     log:
