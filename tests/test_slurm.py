@@ -53,6 +53,9 @@ def job_prefix():
     """A job-name prefix for one test; its Slurm jobs are cancelled afterwards."""
     prefix = f"lmvsmttest_{uuid.uuid4().hex[:8]}"
     yield prefix
+    # Shown with a failing test's output: what the queue held when the test ended.
+    print("squeue at the end of the test:\n" + subprocess.run(
+        ["squeue", "-o", "%i %j %T %C %b %R"], capture_output=True, text=True).stdout)
     cancel_jobs(prefix)
 
 
@@ -254,3 +257,38 @@ def test_submitit_pretraining_hits_time_limit_is_requeued_and_resumes(slurm_clus
     (clm,) = json.loads(proc.stdout)["pretraining"]
     assert (clm["state"], clm["slurm_job_id"], clm["slurm_state"], clm["requeues"]) == \
         ("done", str(job_id), "COMPLETED", len(stopped)), clm
+
+
+# --- the cluster after a crash --------------------------------------------------------
+
+def job_state(job_id: str) -> str:
+    out = subprocess.run(["sacct", "-X", "-n", "-P", "-j", job_id, "-o", "State"], capture_output=True, text=True)
+    return out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
+
+
+def wait_for_state(job_id: str, states: set[str], limit_s: float) -> str:
+    end = time.monotonic() + limit_s
+    while (state := job_state(job_id)) not in states and time.monotonic() < end:
+        time.sleep(1)
+    return state
+
+
+def test_cluster_started_again_after_a_crash_runs_new_jobs_at_once(slurm_cluster, job_prefix, tmp_path):
+    """A machine killed (or a sandbox frozen) while a job runs leaves that job in the
+    controller's saved state. Started again, the cluster must not let that ghost hold
+    the node: Slurm itself notices it only minutes later, and every test (and a user's
+    first run) would wait behind it."""
+    cpus = subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True, check=True).stdout.split()[0]
+    sbatch = ["sbatch", "--parsable", "-J", job_prefix, "-c", cpus, "-o", str(tmp_path / "%j.out")]
+    ghost = subprocess.run([*sbatch, "--wrap", "sleep 617"], capture_output=True, text=True, check=True).stdout.strip()
+    assert wait_for_state(ghost, {"RUNNING"}, 60) == "RUNNING"
+    time.sleep(8)  # slurmctld saves a changed job state within seconds
+    for daemon in (["-x", "slurmctld"], ["-x", "slurmd"], ["-f", "slurmstepd"], ["-f", "sleep 617"]):
+        subprocess.run(["pkill", "-9", *daemon])
+    start = subprocess.run([str(CLUSTER_SCRIPT), "start"], capture_output=True, text=True, timeout=300)
+    assert start.returncode == 0, start.stdout + start.stderr
+
+    job = subprocess.run([*sbatch, "--wrap", "true"], capture_output=True, text=True, check=True).stdout.strip()
+    state = wait_for_state(job, {"COMPLETED", "FAILED", "CANCELLED"}, 60)
+    queue = subprocess.run(["squeue", "-o", "%i %j %T %C %R"], capture_output=True, text=True).stdout
+    assert state == "COMPLETED", f"job {job} is {state or 'unknown'} a minute after the restart:\n{queue}"

@@ -38,8 +38,14 @@ wait_for() {
     done
 }
 
-# True when the pid in file $1 is alive.
-pid_alive() { [[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# True when the pid in file $1 is alive. A killed daemon may linger as a zombie
+# (where nothing reaps orphans), which `kill -0` would still call alive.
+pid_alive() {
+    [[ -s $1 ]] || return 1
+    local state
+    state=$(ps -o stat= -p "$(cat "$1")" 2>/dev/null) || return 1
+    [[ -n $state && $state != Z* ]]
+}
 
 missing_packages() {
     local p
@@ -215,7 +221,13 @@ register_accounts() {
 node_ready() { sinfo -h -n "$NODE" -o %T | grep -Eq '^(idle|mixed|allocated|completing)'; }
 
 start_slurm() {
-    pid_alive "$RUN/slurmctld.pid" || slurmctld 9>&-
+    if ! pid_alive "$RUN/slurmctld.pid"; then
+        # A controller that is not running took its jobs with it (an earlier stop, or a
+        # machine that was killed or frozen). Its saved state may still list jobs as
+        # running; recovered, they would hold the node for minutes until Slurm notices
+        # they are gone. Start from a clean job state (-c) instead.
+        slurmctld -c 9>&-
+    fi
     wait_for 30 scontrol ping || die "slurmctld did not answer (see $LOGDIR/slurmctld.log)"
     pid_alive "$RUN/slurmd.pid" || slurmd 9>&-
     if ! wait_for 30 node_ready; then
