@@ -54,9 +54,13 @@ def job_prefix():
     prefix = f"lmvsmttest_{uuid.uuid4().hex[:8]}"
     yield prefix
     # Shown with a failing test's output: what the queue held when the test ended.
-    print("squeue at the end of the test:\n" + subprocess.run(
-        ["squeue", "-o", "%i %j %T %C %b %R"], capture_output=True, text=True).stdout)
+    print("squeue at the end of the test:\n" + queue())
     cancel_jobs(prefix)
+
+
+def queue() -> str:
+    """The Slurm queue now, a job a line: id, name, state, CPUs, GPUs, reason."""
+    return subprocess.run(["squeue", "-o", "%i %j %T %C %b %R"], capture_output=True, text=True).stdout
 
 
 def cancel_jobs(prefix: str) -> None:
@@ -261,16 +265,15 @@ def test_submitit_pretraining_hits_time_limit_is_requeued_and_resumes(slurm_clus
 
 # --- the cluster after a crash --------------------------------------------------------
 
-def job_state(job_id: str) -> str:
-    out = subprocess.run(["sacct", "-X", "-n", "-P", "-j", job_id, "-o", "State"], capture_output=True, text=True)
-    return out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
-
-
-def wait_for_state(job_id: str, states: set[str], limit_s: float) -> str:
+def wait_for_state(prefix: str, job_id: str, states: set[str], limit_s: float) -> str:
+    """The accounting state of job `job_id` (named `prefix`) once it is one of `states`,
+    or as it is after `limit_s` seconds ("" when sacct does not list it yet)."""
     end = time.monotonic() + limit_s
-    while (state := job_state(job_id)) not in states and time.monotonic() < end:
+    while True:
+        state = next((r["State"] for r in sacct_jobs(prefix) if r["JobID"] == job_id), "")
+        if state in states or time.monotonic() >= end:
+            return state
         time.sleep(1)
-    return state
 
 
 def test_cluster_started_again_after_a_crash_runs_new_jobs_at_once(slurm_cluster, job_prefix, tmp_path):
@@ -281,7 +284,7 @@ def test_cluster_started_again_after_a_crash_runs_new_jobs_at_once(slurm_cluster
     cpus = subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True, check=True).stdout.split()[0]
     sbatch = ["sbatch", "--parsable", "-J", job_prefix, "-c", cpus, "-o", str(tmp_path / "%j.out")]
     ghost = subprocess.run([*sbatch, "--wrap", "sleep 617"], capture_output=True, text=True, check=True).stdout.strip()
-    assert wait_for_state(ghost, {"RUNNING"}, 60) == "RUNNING"
+    assert wait_for_state(job_prefix, ghost, {"RUNNING"}, 60) == "RUNNING"
     time.sleep(8)  # slurmctld saves a changed job state within seconds
     for daemon in (["-x", "slurmctld"], ["-x", "slurmd"], ["-f", "slurmstepd"], ["-f", "sleep 617"]):
         subprocess.run(["pkill", "-9", *daemon])
@@ -289,6 +292,5 @@ def test_cluster_started_again_after_a_crash_runs_new_jobs_at_once(slurm_cluster
     assert start.returncode == 0, start.stdout + start.stderr
 
     job = subprocess.run([*sbatch, "--wrap", "true"], capture_output=True, text=True, check=True).stdout.strip()
-    state = wait_for_state(job, {"COMPLETED", "FAILED", "CANCELLED"}, 60)
-    queue = subprocess.run(["squeue", "-o", "%i %j %T %C %R"], capture_output=True, text=True).stdout
-    assert state == "COMPLETED", f"job {job} is {state or 'unknown'} a minute after the restart:\n{queue}"
+    state = wait_for_state(job_prefix, job, {"COMPLETED", "FAILED", "CANCELLED"}, 60)
+    assert state == "COMPLETED", f"job {job} is {state or 'unknown'} a minute after the restart:\n{queue()}"
